@@ -1,0 +1,78 @@
+"""The Redis key layout shared by the pipeline (writer) and the API (reader).
+
+See docs/architecture.md, "Redis key layout", for the full description.
+Per-snapshot keys are immutable once written; the swap to a new snapshot is one
+MULTI/EXEC that points ``hot:current`` (and the ``hot:global`` copy) at it.
+"""
+
+from __future__ import annotations
+
+GLOBAL = "hot:global"
+"""Sorted set of the current snapshot: member video id, score hotScore at generatedAt."""
+
+CURRENT = "hot:current"
+"""String: id of the snapshot ``hot:global`` currently holds."""
+
+SNAPSHOTS = "hot:snapshots"
+"""List of retained snapshot ids, newest first (pinned paging works for these)."""
+
+SNAPSHOT_CHANNEL = "hot:snapshot-published"
+"""Pub/sub channel; the new snapshot id is published after each swap."""
+
+TAKEDOWNS = "hot:takedowns"
+"""Set of video ids taken down by the moderation service since they were published."""
+
+TAKEDOWNS_VERSION = "hot:takedowns:version"
+"""Counter bumped on every change of ``hot:takedowns`` (cheap cache validation)."""
+
+VIDEO_STATUS = "hot:videos:status"
+"""Hash video id -> moderation status as of the last batch (known catalogue)."""
+
+EMBEDDINGS_VERSION = "hot:embeddings:version"
+"""String: the LanceDB table version the API should read for personal ranking."""
+
+
+def snapshot_meta(snapshot_id: str) -> str:
+    """Hash with ``snapshotId``, ``generatedAt``, ``count`` and ``queueCount``."""
+    return f"hot:snap:{snapshot_id}:meta"
+
+
+def snapshot_rank(snapshot_id: str) -> str:
+    """Sorted set video id -> hotScore for one snapshot (``hot:global`` is a copy)."""
+    return f"hot:snap:{snapshot_id}:rank"
+
+
+def snapshot_items(snapshot_id: str) -> str:
+    """Hash video id -> JSON payload (title, thumbnailUrl, creator, stats)."""
+    return f"hot:snap:{snapshot_id}:items"
+
+
+def snapshot_queue(snapshot_id: str) -> str:
+    """Sorted set video id -> would-be hotScore of the moderation review queue."""
+    return f"hot:snap:{snapshot_id}:queue"
+
+
+def snapshot_queue_items(snapshot_id: str) -> str:
+    """Hash video id -> JSON payload of the review-queue items (with ``moderationStatus``)."""
+    return f"hot:snap:{snapshot_id}:queue_items"
+
+
+def snapshot_keys(snapshot_id: str) -> list[str]:
+    """Every key that belongs to one snapshot (used for expiry)."""
+    return [
+        snapshot_meta(snapshot_id),
+        snapshot_rank(snapshot_id),
+        snapshot_items(snapshot_id),
+        snapshot_queue(snapshot_id),
+        snapshot_queue_items(snapshot_id),
+    ]
+
+
+def audit_log(video_id: str) -> str:
+    """List of JSON audit entries (oldest first) of moderation decisions on one video."""
+    return f"hot:audit:{video_id}"
+
+
+def idempotency(key: str) -> str:
+    """String holding the response of a POST already recorded under this idempotency key."""
+    return f"hot:idem:{key}"

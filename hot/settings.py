@@ -1,0 +1,169 @@
+"""The one settings object, read once from the environment.
+
+Every component (CLI, Dagster, the API) gets its configuration from :func:`get_settings`.
+The variables are documented in the README.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def _env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from exc
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _env_str(name: str) -> str | None:
+    raw = os.environ.get(name)
+    return raw if raw else None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Runtime configuration of Imoutotv Hot (all fields come from ``HOT_*`` variables)."""
+
+    data_dir: Path
+    redis_url: str | None
+    jwt_secret: str | None
+    jwt_public_key: str | None
+    jwt_algorithms: tuple[str, ...]
+    jwt_audience: str | None
+    jwt_issuer: str | None
+    jwt_leeway_sec: int
+    creator_cap: int
+    top_n: int
+    snapshots_retained: int
+    feature_flag_default: bool
+    stale_serve_sec: int
+    personal_blend: float
+    personal_demote_watched: float
+    dev_login: bool
+    embed_dim: int
+    embed_every_batches: int
+
+    @property
+    def landing_dir(self) -> Path:
+        """Root of the landing zone (one folder per source)."""
+        return self.data_dir / "landing"
+
+    @property
+    def duckdb_path(self) -> Path:
+        """The DuckDB warehouse file shared by ingest, dbt and publish."""
+        return self.data_dir / "warehouse.duckdb"
+
+    @property
+    def lancedb_dir(self) -> Path:
+        """The LanceDB database directory (embeddings)."""
+        return self.data_dir / "lancedb"
+
+    @property
+    def dagster_home(self) -> Path:
+        """DAGSTER_HOME used by `hot demo` / `hot run`."""
+        return self.data_dir / "dagster_home"
+
+    @property
+    def audit_dir(self) -> Path:
+        """Where the moderation service keeps its append-only audit log."""
+        return self.data_dir / "audit"
+
+    @property
+    def media_dir(self) -> Path:
+        """Generated thumbnails and avatars of the demo catalogue."""
+        return self.data_dir / "media"
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        """Build settings from the process environment (validated, with defaults)."""
+        algorithms = tuple(
+            a.strip()
+            for a in os.environ.get("HOT_JWT_ALGORITHMS", "").split(",")
+            if a.strip()
+        )
+        public_key = _env_str("HOT_JWT_PUBLIC_KEY")
+        if public_key and Path(public_key).is_file():
+            public_key = Path(public_key).read_text()
+        secret = _env_str("HOT_JWT_SECRET")
+        data_dir = Path(os.environ.get("HOT_DATA_DIR", "./.hot")).resolve()
+        if not secret and not public_key:
+            secret = _local_secret(data_dir)
+        if not algorithms:
+            algorithms = ("RS256", "ES256") if public_key and not secret else ("HS256",)
+        if "none" in {a.lower() for a in algorithms}:
+            raise ValueError("HOT_JWT_ALGORITHMS must not contain 'none'")
+        settings = cls(
+            data_dir=data_dir,
+            redis_url=_env_str("HOT_REDIS_URL"),
+            jwt_secret=secret,
+            jwt_public_key=public_key,
+            jwt_algorithms=algorithms,
+            jwt_audience=_env_str("HOT_JWT_AUDIENCE"),
+            jwt_issuer=_env_str("HOT_JWT_ISSUER"),
+            jwt_leeway_sec=_env_int("HOT_JWT_LEEWAY_SEC", 30),
+            creator_cap=_env_int("HOT_CREATOR_CAP", 2),
+            top_n=_env_int("HOT_TOP_N", 1000),
+            snapshots_retained=_env_int("HOT_SNAPSHOTS_RETAINED", 5),
+            feature_flag_default=_env_bool("HOT_FEATURE_FLAG_DEFAULT", False),
+            stale_serve_sec=_env_int("HOT_STALE_SERVE_SEC", 300),
+            personal_blend=_env_float("HOT_PERSONAL_BLEND", 0.5),
+            personal_demote_watched=_env_float("HOT_PERSONAL_DEMOTE_WATCHED", 0.5),
+            dev_login=_env_bool("HOT_DEV_LOGIN", False),
+            embed_dim=_env_int("HOT_EMBED_DIM", 16),
+            embed_every_batches=_env_int("HOT_EMBED_EVERY_BATCHES", 5),
+        )
+        if settings.creator_cap < 1:
+            raise ValueError("HOT_CREATOR_CAP must be >= 1")
+        if settings.top_n < 1:
+            raise ValueError("HOT_TOP_N must be >= 1")
+        if not 0.0 <= settings.personal_blend <= 1.0:
+            raise ValueError("HOT_PERSONAL_BLEND must be within [0, 1]")
+        return settings
+
+
+def _local_secret(data_dir: Path) -> str:
+    """A per-data-dir HS256 secret for local use when no key is configured.
+
+    Kept in a file so `hot token` and the API (other processes) agree on it.
+    """
+    path = data_dir / "jwt_secret"
+    if path.is_file():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(32)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(value)
+    tmp.chmod(0o600)
+    tmp.replace(path)
+    return path.read_text().strip()
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return Settings.from_env()
