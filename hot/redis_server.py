@@ -102,3 +102,22 @@ class EmbeddedRedis:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def ensure_local_redis(directory: Path) -> tuple[str, EmbeddedRedis | None]:
+    """The URL of the data dir's embedded Redis, starting it unless one already runs there.
+
+    Returns the server object when this process started it (and so must stop it), else
+    ``None`` (another `hot` process owns it). The port is kept in ``directory/port``.
+    """
+    port_file = directory / "port"
+    if port_file.is_file():
+        url = f"redis://127.0.0.1:{port_file.read_text().strip()}/0"
+        try:
+            if redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5).ping():
+                return url, None
+        except (redis.RedisError, ValueError):
+            pass
+    server = EmbeddedRedis(directory).start()
+    port_file.write_text(str(server.port))
+    return server.url, server

@@ -67,6 +67,8 @@ class Settings:
     dev_login: bool
     embed_dim: int
     embed_every_batches: int
+    bench_endpoints: bool = False
+    """Mount the /bench/* comparison endpoints (``HOT_BENCH_ENDPOINTS=1``; bench/api.py only)."""
 
     @property
     def landing_dir(self) -> Path:
@@ -136,6 +138,7 @@ class Settings:
             dev_login=_env_bool("HOT_DEV_LOGIN", False),
             embed_dim=_env_int("HOT_EMBED_DIM", 16),
             embed_every_batches=_env_int("HOT_EMBED_EVERY_BATCHES", 5),
+            bench_endpoints=_env_bool("HOT_BENCH_ENDPOINTS", False),
         )
         if settings.creator_cap < 1:
             raise ValueError("HOT_CREATOR_CAP must be >= 1")

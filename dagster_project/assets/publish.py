@@ -1,0 +1,79 @@
+"""Publish domain: the dbt marts → an atomic snapshot in Redis (``hot:global`` + payloads)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
+from dagster_dbt import get_asset_key_for_model
+
+from dagster_project.assets.dbt import hot_dbt_assets
+from dagster_project.project import model_relation
+from dagster_project.resources import RedisResource, WarehouseResource
+from hot.feed_rows import FEED_COLUMNS, to_items
+from hot.settings import get_settings
+from hot.snapshot import Snapshot, SnapshotItem, new_snapshot_id, publish_snapshot
+
+
+def _markdown_top(items: list[SnapshotItem], limit: int = 10) -> str:
+    lines = ["| rank | video | title | creator | hotScore |", "|---|---|---|---|---|"]
+    for rank, item in enumerate(items[:limit], start=1):
+        p = item.payload
+        lines.append(
+            f"| {rank} | {item.video_id} | {p['title']} | {p['creator']['name']} | "
+            f"{item.score:.3f} |"
+        )
+    return "\n".join(lines)
+
+
+@asset(
+    deps=[
+        get_asset_key_for_model([hot_dbt_assets], "fct_hot_feed"),
+        get_asset_key_for_model([hot_dbt_assets], "fct_review_queue"),
+        get_asset_key_for_model([hot_dbt_assets], "dim_videos"),
+    ],
+    group_name="publish",
+    kinds={"redis"},
+)
+def hot_snapshot(
+    context: AssetExecutionContext, warehouse: WarehouseResource, redis: RedisResource
+) -> MaterializeResult:
+    """The moderation-filtered top N, swapped into Redis as one new snapshot."""
+    cols = ", ".join(FEED_COLUMNS)
+    with warehouse.connect(read_only=True) as con:
+        feed = con.execute(
+            f"select {cols}, generated_at from {model_relation('fct_hot_feed')} order by rank"
+        ).fetchall()
+        queue = con.execute(
+            f"select {cols}, moderation_status from {model_relation('fct_review_queue')} "
+            "order by hot_score desc, video_id"
+        ).fetchall()
+        statuses = con.execute(
+            f"select video_id, moderation_status from {model_relation('dim_videos')}"
+        ).fetchall()
+    generated_at = (
+        feed[0][len(FEED_COLUMNS)].replace(tzinfo=UTC) if feed else datetime.now(UTC)
+    )
+    snapshot = Snapshot(
+        snapshot_id=new_snapshot_id(generated_at),
+        generated_at=generated_at,
+        items=to_items([row[: len(FEED_COLUMNS)] for row in feed]),
+        queue=to_items(queue, extra="moderationStatus"),
+        video_status=dict(statuses),
+    )
+    client = redis.client()
+    try:
+        expired = publish_snapshot(client, snapshot, retain=get_settings().snapshots_retained)
+    finally:
+        client.close()
+    context.log.info(f"published snapshot {snapshot.snapshot_id} with {len(snapshot.items)} items")
+    return MaterializeResult(
+        metadata={
+            "snapshot_id": snapshot.snapshot_id,
+            "generated_at": generated_at.isoformat(),
+            "items": len(snapshot.items),
+            "review_queue": len(snapshot.queue),
+            "expired_snapshots": expired,
+            "top_10": MetadataValue.md(_markdown_top(snapshot.items)),
+        }
+    )

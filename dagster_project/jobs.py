@@ -1,0 +1,17 @@
+"""The one-pass job the sensor and `hot run` both execute."""
+
+from __future__ import annotations
+
+from dagster import AssetSelection, define_asset_job, in_process_executor
+
+from dagster_project.assets.dbt import hot_dbt_assets
+from dagster_project.assets.ingest import landing_files
+from dagster_project.assets.publish import hot_snapshot
+
+hot_pipeline_job = define_asset_job(
+    name="hot_pipeline",
+    selection=AssetSelection.assets(landing_files, hot_dbt_assets, hot_snapshot),
+    description="Ingest pending landing files, dbt build the scores, publish a snapshot.",
+    # One process for the whole pass: DuckDB has a single writer, and it keeps latency low.
+    executor_def=in_process_executor,
+)

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Set up Imoutotv Hot on a fresh machine: system packages, a venv with pinned deps, dbt manifest.
+# Idempotent: re-running only installs what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PY=${PYTHON:-python3}
+"$PY" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' || {
+  echo "setup: Python >= 3.11 is required (found $("$PY" --version 2>&1))" >&2; exit 1; }
+
+# System packages: redis-server (embedded Redis), chromium (UI tests), wrk (API benchmark).
+missing=()
+command -v redis-server >/dev/null || missing+=(redis-server)
+command -v chromium >/dev/null || missing+=(chromium)
+command -v wrk >/dev/null || missing+=(wrk)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing system packages: ${missing[*]}"
+  if [ "$(id -u)" = 0 ]; then SUDO=; elif command -v sudo >/dev/null; then SUDO=sudo; else
+    echo "setup: need root (or sudo) to apt-get install ${missing[*]}" >&2; exit 1; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# Python environment, pinned by constraints.txt (the versions the test suite passed with).
+if [ ! -x .venv/bin/python ]; then "$PY" -m venv .venv; fi
+.venv/bin/python -m pip install -q --upgrade pip uv
+.venv/bin/uv pip install -q --python .venv/bin/python -c constraints.txt -e ".[test]"
+
+# dbt manifest for Dagster (parsed offline; no packages to download).
+(cd dbt && DBT_SEND_ANONYMOUS_USAGE_STATS=false ../.venv/bin/dbt parse --quiet --profiles-dir .)
+echo "setup: ready (.venv)"
