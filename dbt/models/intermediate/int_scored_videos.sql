@@ -1,0 +1,27 @@
+-- Catalogue videos with a positive score, joined to their catalogue, creator and moderation
+-- state; score_log2 = log2(hotScore(now)) + now/half_life = log2(decayed_mass) + anchor/half_life
+-- orders videos exactly by score at any `now`, even where hotScore itself underflows to 0.
+-- Videos not (yet) in the catalogue, or with nothing counted, are left out.
+{%- set half_life = "cast(" ~ (var('half_life_hours') * 3600) ~ " as " ~ type_double() ~ ")" %}
+
+select
+    v.video_id,
+    v.title,
+    v.thumbnail_url,
+    v.creator_id,
+    c.creator_name,
+    c.avatar_url,
+    coalesce(m.moderation_status, 'undecided') as moderation_status,
+    s.anchor_epoch,
+    s.decayed_mass,
+    {{ log2('s.decayed_mass') }} + s.anchor_epoch / {{ half_life }} as score_log2,
+    s.likes,
+    s.comments,
+    s.shares,
+    s.watch_sec
+from {{ ref('int_video_scores') }} as s
+inner join {{ ref('int_latest_videos') }} as v on s.video_id = v.video_id
+left join {{ ref('int_latest_creators') }} as c on v.creator_id = c.creator_id
+left join {{ ref('int_latest_moderation') }} as m on v.video_id = m.video_id
+where s.decayed_mass > 0
+  and s.anchor_epoch is not null

@@ -1,0 +1,46 @@
+-- The hot feed: the top var('top_n') approved catalogue videos by hotScore at `now`
+-- (var('now_epoch'), or the time this dbt run started), score desc then video_id asc.
+-- Grain = video_id (rank 1..n).
+{%- set half_life = "cast(" ~ (var('half_life_hours') * 3600) ~ " as " ~ type_double() ~ ")" -%}
+{%- set now_epoch = var('now_epoch', none) -%}
+{%- if now_epoch is none -%}{%- set now_epoch = run_started_at.timestamp() -%}{%- endif -%}
+{%- set now_sql = "cast(" ~ now_epoch ~ " as " ~ type_double() ~ ")" %}
+
+with eligible as (
+    select
+        video_id,
+        title,
+        thumbnail_url,
+        creator_id,
+        creator_name,
+        avatar_url,
+        anchor_epoch,
+        decayed_mass,
+        score_log2,
+        likes,
+        comments,
+        shares,
+        watch_sec,
+        row_number() over (order by score_log2 desc, video_id asc) as feed_rank
+    from {{ ref('int_scored_videos') }}
+    where moderation_status = 'approved'
+)
+
+select
+    cast(feed_rank as {{ dbt.type_bigint() }}) as rank,
+    video_id,
+    cast(decayed_mass * {{ exp2('(anchor_epoch - ' ~ now_sql ~ ') / ' ~ half_life) }}
+        as {{ type_double() }}) as hot_score,
+    title,
+    thumbnail_url,
+    creator_id,
+    creator_name,
+    avatar_url,
+    likes,
+    comments,
+    cast(round(watch_sec) as {{ dbt.type_bigint() }}) as watch_time_sec,
+    shares,
+    {{ to_timestamp_from_epoch(now_sql) }} as generated_at,
+    score_log2
+from eligible
+where feed_rank <= {{ var('top_n') }}

@@ -1,0 +1,122 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key=['user_id', 'video_id'],
+        incremental_strategy=var('incremental_strategy', 'delete+insert'),
+        on_schema_change='fail',
+    )
+}}
+{#-
+  Counted interactions per (user, video), undecayed: the input of the personal embeddings.
+  Same counting rules as the score (SPEC §3); a pair whose user is the video's current creator
+  is kept with zero counts (is_creator = true). A run recomputes only touched pairs: pairs with
+  ledger rows newer than max(applied_batch_id), and pairs of videos whose creator changed (or
+  whose catalogue row arrived) since the pair was written.
+-#}
+
+with ledger as (
+    select
+        event_id,
+        video_id,
+        user_id,
+        event_type,
+        occurred_epoch,
+        sign,
+        weight,
+        counted_watch_sec,
+        batch_id
+    from {{ ref('int_counted_events') }}
+),
+
+catalogue as (
+    select video_id, creator_id from {{ ref('int_latest_videos') }}
+),
+
+ledger_watermark as (
+    select max(batch_id) as max_batch_id from ledger
+),
+
+{% if is_incremental() %}
+previous as (
+    select user_id, video_id, creator_id_applied, applied_batch_id from {{ this }}
+),
+
+touched_pairs as (
+    select user_id, video_id
+    from ledger
+    where batch_id > (select coalesce(max(applied_batch_id), -1) from previous)
+    union
+    select p.user_id, p.video_id
+    from previous as p
+    inner join catalogue as c on p.video_id = c.video_id
+    where p.creator_id_applied is null or p.creator_id_applied <> c.creator_id
+),
+{% else %}
+touched_pairs as (
+    select distinct user_id, video_id from ledger
+),
+{% endif %}
+
+pairs as (
+    select
+        t.user_id,
+        t.video_id,
+        c.creator_id as current_creator_id,
+        case when c.creator_id is not null and c.creator_id = t.user_id then 1 else 0 end
+            as is_creator
+    from touched_pairs as t
+    left join catalogue as c on t.video_id = c.video_id
+),
+
+net_events as (
+    select
+        l.user_id,
+        l.video_id,
+        l.event_id,
+        l.event_type,
+        sum(l.sign) as net_sign,
+        max(case when l.sign > 0 then l.occurred_epoch end) as occurred_epoch,
+        max(case when l.sign > 0 then l.weight end) as weight,
+        max(case when l.sign > 0 then l.counted_watch_sec end) as counted_watch_sec
+    from ledger as l
+    inner join touched_pairs as t on l.user_id = t.user_id and l.video_id = t.video_id
+    group by l.user_id, l.video_id, l.event_id, l.event_type
+),
+
+aggregated as (
+    select
+        p.user_id,
+        p.video_id,
+        p.current_creator_id,
+        p.is_creator,
+        sum(case when n.event_type = 'like' then 1 else 0 end) as likes,
+        sum(case when n.event_type = 'comment' then 1 else 0 end) as comments,
+        sum(case when n.event_type = 'share' then 1 else 0 end) as shares,
+        sum(case when n.event_type = 'watch' then 1 else 0 end) as watches,
+        sum(coalesce(n.counted_watch_sec, 0)) as watch_sec,
+        sum(coalesce(n.weight, 0)) as interaction_weight,
+        max(n.occurred_epoch) as last_event_epoch
+    from pairs as p
+    left join net_events as n
+        on p.user_id = n.user_id
+        and p.video_id = n.video_id
+        and n.net_sign > 0
+        and p.is_creator = 0
+    group by p.user_id, p.video_id, p.current_creator_id, p.is_creator
+)
+
+select
+    cast(user_id as {{ dbt.type_string() }}) as user_id,
+    cast(video_id as {{ dbt.type_string() }}) as video_id,
+    cast(likes as {{ dbt.type_bigint() }}) as likes,
+    cast(comments as {{ dbt.type_bigint() }}) as comments,
+    cast(shares as {{ dbt.type_bigint() }}) as shares,
+    cast(watches as {{ dbt.type_bigint() }}) as watches,
+    cast(watch_sec as {{ type_double() }}) as watch_sec,
+    cast(interaction_weight as {{ type_double() }}) as interaction_weight,
+    cast(last_event_epoch as {{ type_double() }}) as last_event_epoch,
+    {{ to_timestamp_from_epoch('last_event_epoch') }} as last_event_at,
+    case when is_creator = 1 then true else false end as is_creator,
+    cast(current_creator_id as {{ dbt.type_string() }}) as creator_id_applied,
+    cast((select max_batch_id from ledger_watermark) as {{ dbt.type_bigint() }}) as applied_batch_id
+from aggregated

@@ -1,0 +1,7 @@
+-- fct_review_queue holds only videos that are not in the feed and would rank in the top N.
+select q.video_id, q.would_be_rank
+from {{ ref('fct_review_queue') }} as q
+left join {{ ref('fct_hot_feed') }} as f on q.video_id = f.video_id
+where f.video_id is not null
+   or q.would_be_rank > {{ var('top_n') }}
+   or q.would_be_rank < 1
