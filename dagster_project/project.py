@@ -23,11 +23,22 @@ dbt_env()
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 
 
+def _sources_newer_than(path: Path) -> bool:
+    """True when a file of the dbt project changed after ``path`` was written."""
+    built = path.stat().st_mtime
+    files = [DBT_PROJECT_DIR / "dbt_project.yml"]
+    for folder in ("models", "macros", "tests", "seeds", "snapshots"):
+        files.extend((DBT_PROJECT_DIR / folder).rglob("*"))
+    return any(f.is_file() and f.stat().st_mtime > built for f in files)
+
+
 def ensure_manifest() -> Path:
-    """Build dbt's manifest when it is missing (a fresh clone), or always under `dagster dev`."""
-    if dbt_project.preparer.using_dagster_dev() or not dbt_project.manifest_path.exists():
+    """dbt's manifest, (re)built when missing or older than the project's files."""
+    manifest = dbt_project.manifest_path
+    if not manifest.exists() or _sources_newer_than(manifest):
+        dbt_env()
         dbt_project.preparer.prepare(dbt_project)
-    return dbt_project.manifest_path
+    return manifest
 
 
 def model_relation(model: str) -> str:

@@ -58,11 +58,9 @@ def run_pipeline(now_epoch: float | None = None) -> PassResult:
     run_config = RunConfig(ops={"hot_dbt_assets": DbtBuildConfig(now_epoch=now_epoch or 0.0)})
     result = job.execute_in_process(instance=instance, run_config=run_config, raise_on_error=False)
     snapshot_id, items, error = None, 0, None
-    for event in result.get_asset_materialization_events():
-        mat = event.asset_materialization
-        if mat is not None and mat.asset_key.path == ["hot_snapshot"]:
-            meta: dict[str, Any] = {k: v.value for k, v in mat.metadata.items()}
-            snapshot_id, items = str(meta["snapshot_id"]), int(meta["items"])
+    for mat in result.asset_materializations_for_node("hot_snapshot"):
+        meta: dict[str, Any] = {k: v.value for k, v in mat.metadata.items()}
+        snapshot_id, items = str(meta["snapshot_id"]), int(meta["items"])
     if not result.success:
         failures = [e for e in result.all_events if e.is_failure]
         error = failures[0].message if failures else "the pipeline run failed"

@@ -1,6 +1,5 @@
 """Ingest domain: landing files → DuckDB ``raw.*`` (the dbt sources)."""
 
-from __future__ import annotations
 
 from collections import Counter
 

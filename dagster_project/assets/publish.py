@@ -1,6 +1,5 @@
 """Publish domain: the dbt marts → an atomic snapshot in Redis (``hot:global`` + payloads)."""
 
-from __future__ import annotations
 
 from datetime import UTC, datetime
 
