@@ -1,0 +1,58 @@
+"""The Litestar application factory.
+
+To add a controller, append it to ``ROUTE_HANDLERS``. Handlers get, by parameter name:
+``settings``, ``redis`` (asyncio client on the app's pool), ``feed`` (the snapshot cache),
+``reranker`` and ``principal`` (the verified bearer token; 401 otherwise). Role checks:
+``guards=[serving.auth.require_role("moderator")]``.
+"""
+
+from __future__ import annotations
+
+from litestar import Litestar
+from litestar.datastructures import State
+from litestar.types import ControllerRouterHandler
+
+from hot.settings import Settings, get_settings
+from serving.auth import VERIFIER_STATE_KEY, TokenVerifier
+from serving.controllers.bench import bench_bare
+from serving.controllers.health import healthz, readyz
+from serving.controllers.hot import HotController
+from serving.deps import DEPENDENCIES, SETTINGS_STATE_KEY, lifespan
+from serving.errors import EXCEPTION_HANDLERS
+from serving.logs import configure_logging
+from serving.metrics import mark_worker_dead, metrics_endpoint
+from serving.observability import ObservabilityMiddleware
+from serving.openapi import openapi_config
+from serving.reranking import GlobalOrder, Reranker
+
+ROUTE_HANDLERS: list[ControllerRouterHandler] = [
+    HotController,
+    healthz,
+    readyz,
+    metrics_endpoint,
+]
+"""Every controller / route handler of the app."""
+
+BENCH_HANDLERS: list[ControllerRouterHandler] = [bench_bare]
+"""Mounted only with ``HOT_BENCH_ENDPOINTS=1``."""
+
+
+def create_app(settings: Settings | None = None, *, reranker: Reranker | None = None) -> Litestar:
+    """The API app; ``settings`` default to the environment's, ``reranker`` to global order."""
+    settings = settings or get_settings()
+    configure_logging()
+    handlers = [*ROUTE_HANDLERS, *(BENCH_HANDLERS if settings.bench_endpoints else [])]
+    app = Litestar(
+        route_handlers=handlers,
+        dependencies=DEPENDENCIES,
+        exception_handlers=EXCEPTION_HANDLERS,
+        lifespan=[lifespan(settings, reranker or GlobalOrder())],
+        on_shutdown=[mark_worker_dead],
+        openapi_config=openapi_config(),
+        state=State(
+            {SETTINGS_STATE_KEY: settings, VERIFIER_STATE_KEY: TokenVerifier(settings)}
+        ),
+        logging_config=None,
+    )
+    app.asgi_handler = ObservabilityMiddleware(app.asgi_handler)
+    return app

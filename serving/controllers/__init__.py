@@ -1,0 +1,1 @@
+"""HTTP controllers; each is listed once in ``serving.app.ROUTE_HANDLERS``."""

@@ -1,0 +1,62 @@
+"""An ASGI wrapper around the whole app: access log line and metrics for every request.
+
+It wraps the app's exception-handling layer, so unknown routes (404) are seen too; the
+route label is Litestar's path template (``<unmatched>`` when no route matched), which
+keeps the metrics' cardinality bounded.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from serving.logs import ACCESS_LOGGER
+from serving.metrics import observe_request
+
+_access = logging.getLogger(ACCESS_LOGGER)
+
+
+class ObservabilityMiddleware:
+    """Times each HTTP request, then logs it as JSON and records it in Prometheus."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """ASGI entry point."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+
+        async def send_and_record(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_record)
+        finally:
+            seconds = time.perf_counter() - start
+            route = scope.get("path_template") or "<unmatched>"
+            method = scope["method"]
+            observe_request(route, method, status, seconds)
+            if _access.isEnabledFor(logging.INFO):
+                client = scope.get("client")
+                _access.info(
+                    "request",
+                    extra={
+                        "fields": {
+                            "method": method,
+                            "path": scope["path"],
+                            "route": route,
+                            "status": status,
+                            "durationMs": round(seconds * 1000, 3),
+                            "client": client[0] if client else None,
+                        }
+                    },
+                )

@@ -1,0 +1,45 @@
+"""Serve-time ranking: order by score, leave out takedowns, cap items per creator."""
+
+from __future__ import annotations
+
+from collections.abc import Container, Iterable
+from typing import Protocol, TypeVar
+
+
+class Rankable(Protocol):
+    """Anything with a video id, a creator id and a score."""
+
+    @property
+    def video_id(self) -> str: ...
+
+    @property
+    def creator_id(self) -> str: ...
+
+    @property
+    def score(self) -> float: ...
+
+
+R = TypeVar("R", bound=Rankable)
+
+
+def rank(candidates: Iterable[R], cap: int, excluded: Container[str] = frozenset()) -> list[R]:
+    """The served list: score descending, ties by ``video_id``, at most ``cap`` per creator.
+
+    Videos in ``excluded`` (takedowns) are left out before the cap is applied, so a creator's
+    next video moves up in their place. Paging slices this list, so pages never overlap or
+    skip and its length is the ``total`` served.
+    """
+    if cap < 1:
+        raise ValueError("cap must be >= 1")
+    ordered = sorted(
+        (c for c in candidates if c.video_id not in excluded),
+        key=lambda c: (-c.score, c.video_id),
+    )
+    per_creator: dict[str, int] = {}
+    served: list[R] = []
+    for candidate in ordered:
+        count = per_creator.get(candidate.creator_id, 0)
+        if count < cap:
+            per_creator[candidate.creator_id] = count + 1
+            served.append(candidate)
+    return served
