@@ -1,25 +1,25 @@
--- fct_hot_feed: at most var('top_n') rows, each video once, and rank follows
--- (score desc, video_id asc): score_log2 never increases with rank, ties ascend by video_id,
--- and hot_score never increases with rank (beyond float rounding).
+-- fct_hot_feed: at most var('top_n') rows, each video once, and rank follows (score desc,
+-- video_id asc): score_log2 (null = zero score, ranked last) never increases with rank, ties
+-- ascend by video_id, and hot_score never increases with rank (beyond float rounding).
 with ordered as (
     select
         rank,
         video_id,
         hot_score,
-        score_log2,
+        coalesce(score_log2, -1.7976931348623157e308) as score_key,
         lag(video_id) over (order by rank) as prev_video_id,
         lag(hot_score) over (order by rank) as prev_hot_score,
-        lag(score_log2) over (order by rank) as prev_score_log2
+        lag(coalesce(score_log2, -1.7976931348623157e308)) over (order by rank) as prev_score_key
     from {{ ref('fct_hot_feed') }}
 ),
 
 violations as (
     select 'order' as problem, rank, video_id
     from ordered
-    where prev_score_log2 is not null
+    where prev_video_id is not null
       and (
-          score_log2 > prev_score_log2
-          or (score_log2 = prev_score_log2 and video_id <= prev_video_id)
+          score_key > prev_score_key
+          or (score_key = prev_score_key and video_id <= prev_video_id)
           or hot_score > prev_hot_score * (1 + 1e-9)
       )
 

@@ -1,6 +1,8 @@
--- Catalogue videos with a positive score, joined to their catalogue, creator and moderation
--- state; score_log2 = log2(hotScore(now)) + now/half_life = log2(decayed_mass) + anchor/half_life
--- orders videos exactly by score at any `now`, even where hotScore itself underflows to 0.
+-- Catalogue videos with at least one counted event, joined to their catalogue, creator and
+-- moderation state. score_log2 = log2(hotScore(now)) + now/half_life
+-- = log2(decayed_mass) + anchor/half_life orders videos exactly by score at any `now`, even
+-- where hotScore itself underflows to 0; it is null when the mass is 0 (only zero-weight
+-- events count, e.g. 0 s watches): such videos rank after every positive one.
 -- Videos not (yet) in the catalogue, or with nothing counted, are left out.
 {%- set half_life = "cast(" ~ (var('half_life_hours') * 3600) ~ " as " ~ type_double() ~ ")" %}
 
@@ -14,14 +16,17 @@ select
     coalesce(m.moderation_status, 'undecided') as moderation_status,
     s.anchor_epoch,
     s.decayed_mass,
-    {{ log2('s.decayed_mass') }} + s.anchor_epoch / {{ half_life }} as score_log2,
+    case
+        when s.decayed_mass > 0
+            then {{ log2('s.decayed_mass') }} + s.anchor_epoch / {{ half_life }}
+    end as score_log2,
     s.likes,
     s.comments,
     s.shares,
-    s.watch_sec
+    s.watch_sec,
+    s.counted_events
 from {{ ref('int_video_scores') }} as s
 inner join {{ ref('int_latest_videos') }} as v on s.video_id = v.video_id
 left join {{ ref('int_latest_creators') }} as c on v.creator_id = c.creator_id
 left join {{ ref('int_latest_moderation') }} as m on v.video_id = m.video_id
-where s.decayed_mass > 0
-  and s.anchor_epoch is not null
+where s.counted_events > 0

@@ -21,7 +21,12 @@ with eligible as (
         comments,
         shares,
         watch_sec,
-        row_number() over (order by score_log2 desc, video_id asc) as feed_rank
+        row_number() over (
+            order by
+                case when score_log2 is null then 1 else 0 end,
+                score_log2 desc,
+                video_id asc
+        ) as feed_rank
     from {{ ref('int_scored_videos') }}
     where moderation_status = 'approved'
 )

@@ -13,20 +13,29 @@ with candidates as (
 ),
 
 merged as (
-    select video_id, score_log2, 0 as is_candidate
-    from {{ ref('fct_hot_feed') }}
-    union all
-    select video_id, score_log2, 1 as is_candidate
-    from candidates
+    select
+        video_id,
+        score_log2,
+        case when score_log2 is null then 1 else 0 end as has_no_log_score,
+        is_candidate
+    from (
+        select video_id, score_log2, 0 as is_candidate
+        from {{ ref('fct_hot_feed') }}
+        union all
+        select video_id, score_log2, 1 as is_candidate
+        from candidates
+    ) as both_sets
 ),
 
 positioned as (
     select
         video_id,
         is_candidate,
-        row_number() over (order by score_log2 desc, video_id asc) as merged_position,
+        row_number() over (
+            order by has_no_log_score, score_log2 desc, video_id asc
+        ) as merged_position,
         sum(is_candidate) over (
-            order by score_log2 desc, video_id asc
+            order by has_no_log_score, score_log2 desc, video_id asc
             rows between unbounded preceding and current row
         ) as candidate_position
     from merged
