@@ -6,7 +6,14 @@ import hashlib
 import json
 from pathlib import Path
 
-from dagster import RunConfig, RunRequest, SensorEvaluationContext, SkipReason, sensor
+from dagster import (
+    DefaultSensorStatus,
+    RunConfig,
+    RunRequest,
+    SensorEvaluationContext,
+    SkipReason,
+    sensor,
+)
 
 from dagster_project.assets.ingest import IngestConfig
 from dagster_project.jobs import hot_pipeline_job
@@ -43,7 +50,11 @@ def scan(landing_dir: Path, cursor: dict[str, object]) -> tuple[list[str], dict[
     return names, {"ctime_ns": new_mark, "at_mark": at_mark}
 
 
-@sensor(job=hot_pipeline_job, minimum_interval_seconds=1)
+@sensor(
+    job=hot_pipeline_job,
+    minimum_interval_seconds=1,
+    default_status=DefaultSensorStatus.RUNNING,
+)
 def landing_sensor(context: SensorEvaluationContext) -> RunRequest | SkipReason:
     """Launch the pipeline for files renamed into the landing zone since the last tick.
 

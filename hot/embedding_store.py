@@ -1,0 +1,142 @@
+"""Versioned embeddings in LanceDB, published by flipping one Redis pointer.
+
+A version ``V`` is two LanceDB tables written in full before anyone reads them:
+``videos_V`` (``id``, ``vector``) and ``users_V`` (``id``, ``vector``, ``watched``; a BTree
+index on ``id`` for point lookups). Version names sort by creation time. Publishing sets
+``hot:embeddings:version`` (:data:`hot.keys.EMBEDDINGS_VERSION`) to ``V`` — a
+compare-and-set that never moves the pointer back to an older version — and only then
+drops versions older than the ``VERSIONS_RETAINED`` newest up to ``V``; readers that
+resolved the previous version keep reading its tables meanwhile.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+from pathlib import Path
+
+import lancedb
+import numpy as np
+import pyarrow as pa
+import redis
+from lancedb.index import BTree
+
+from hot import keys
+from hot.embeddings import EmbeddingSet
+
+VIDEOS_PREFIX = "videos_"
+USERS_PREFIX = "users_"
+VERSIONS_RETAINED = 3
+"""Versions kept on disk: the current one and the two before it."""
+
+
+def videos_table(version: str) -> str:
+    """Name of the video vectors table of ``version``."""
+    return VIDEOS_PREFIX + version
+
+
+def users_table(version: str) -> str:
+    """Name of the user vectors (and watched lists) table of ``version``."""
+    return USERS_PREFIX + version
+
+
+def new_version(now: datetime | None = None) -> str:
+    """A fresh version name: UTC time to the microsecond plus a random suffix (sortable)."""
+    stamp = (now or datetime.now(UTC)).astimezone(UTC).strftime("%Y%m%dT%H%M%S%f")
+    return f"{stamp}_{secrets.token_hex(3)}"
+
+
+def _vectors(matrix: np.ndarray) -> pa.FixedSizeListArray:
+    flat = pa.array(np.ascontiguousarray(matrix, dtype=np.float32).ravel())
+    return pa.FixedSizeListArray.from_arrays(flat, matrix.shape[1])
+
+
+def write_version(db_dir: Path, version: str, embeddings: EmbeddingSet) -> None:
+    """Write both tables of ``version`` (fails if they exist: a version is immutable)."""
+    db = lancedb.connect(str(db_dir))
+    videos = pa.table({"id": pa.array(embeddings.videos, pa.string()),
+                       "vector": _vectors(embeddings.video_vectors)})
+    users = pa.table({
+        "id": pa.array(embeddings.users, pa.string()),
+        "vector": _vectors(embeddings.user_vectors),
+        "watched": pa.array([embeddings.watched.get(u, []) for u in embeddings.users],
+                            pa.list_(pa.string())),
+    })
+    db.create_table(videos_table(version), videos, mode="create")
+    table = db.create_table(users_table(version), users, mode="create")
+    if embeddings.users:
+        table.create_index(config=BTree(), column="id") if False else table.create_scalar_index(
+            "id", index_type="BTREE"
+        )
+
+
+def current_version(client: redis.Redis) -> str | None:
+    """The version the API serves (``None`` before the first publication)."""
+    raw = client.get(keys.EMBEDDINGS_VERSION)
+    return raw.decode() if raw else None
+
+
+def flip(client: redis.Redis, version: str) -> str | None:
+    """Point ``hot:embeddings:version`` at ``version`` unless a newer one is already current.
+
+    Returns the version it replaced. Raises :class:`StaleVersion` when a newer version was
+    published meanwhile (a concurrent run), leaving the pointer as is.
+    """
+    with client.pipeline(transaction=True) as pipe:
+        while True:
+            try:
+                pipe.watch(keys.EMBEDDINGS_VERSION)
+                raw = pipe.get(keys.EMBEDDINGS_VERSION)
+                previous = raw.decode() if raw else None
+                if previous is not None and previous > version:
+                    raise StaleVersion(f"version {previous} is newer than {version}")
+                pipe.multi()
+                pipe.set(keys.EMBEDDINGS_VERSION, version)
+                pipe.execute()
+                return previous
+            except redis.WatchError:
+                continue
+
+
+class StaleVersion(RuntimeError):
+    """A newer embeddings version was published while this one was being written."""
+
+
+def versions(db_dir: Path) -> list[str]:
+    """Versions with both tables on disk, oldest first."""
+    db = lancedb.connect(str(db_dir))
+    names = set(_table_names(db))
+    found = {n[len(VIDEOS_PREFIX):] for n in names if n.startswith(VIDEOS_PREFIX)}
+    return sorted(v for v in found if users_table(v) in names)
+
+
+def _table_names(db: lancedb.DBConnection) -> list[str]:
+    names: list[str] = []
+    token: str | None = None
+    while True:
+        page = db.list_tables(page_token=token)
+        names.extend(page.tables)
+        token = page.page_token
+        if not token:
+            return names
+
+
+def prune(db_dir: Path, current: str, retain: int = VERSIONS_RETAINED) -> list[str]:
+    """Drop the versions older than the ``retain`` newest up to ``current``; returns them.
+
+    Versions newer than ``current`` (being written by a concurrent run) are left alone, and
+    so are half-written ones (a table without its twin) newer than the oldest kept.
+    """
+    db = lancedb.connect(str(db_dir))
+    names = _table_names(db)
+    kept = [v for v in versions(db_dir) if v <= current][-retain:]
+    if not kept:
+        return []
+    oldest = kept[0]
+    dropped: set[str] = set()
+    for name in names:
+        for prefix in (VIDEOS_PREFIX, USERS_PREFIX):
+            if name.startswith(prefix) and name[len(prefix):] < oldest:
+                db.drop_table(name, ignore_missing=True)
+                dropped.add(name[len(prefix):])
+    return sorted(dropped)
