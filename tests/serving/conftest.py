@@ -117,13 +117,18 @@ def public_pem(rsa_key: rsa.RSAPrivateKey) -> bytes:
 
 @pytest.fixture(scope="session")
 def rsa_api(
-    api_factory: Callable[..., ApiServer], redis_server: EmbeddedRedis, public_pem: bytes
+    api_factory: Callable[..., ApiServer],
+    redis_server: EmbeddedRedis,
+    public_pem: bytes,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> ApiServer:
-    """An API verifying RS256 (public key) and HS256 (secret), with audience and issuer
+    """An API verifying RS256 (public key file) and HS256 (secret), with audience and issuer
     required, and the feature flag on by default."""
+    key_file = tmp_path_factory.mktemp("keys") / "public.pem"
+    key_file.write_bytes(public_pem)
     return api_factory(
         redis_server.url,
-        HOT_JWT_PUBLIC_KEY=public_pem.decode(),
+        HOT_JWT_PUBLIC_KEY=str(key_file),
         HOT_JWT_ALGORITHMS="RS256,HS256",
         HOT_JWT_AUDIENCE=AUDIENCE,
         HOT_JWT_ISSUER=ISSUER,
