@@ -194,9 +194,11 @@ def authenticate(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal:
     principal = scope.get(_PRINCIPAL_SCOPE_KEY)  # type: ignore[misc]
     if principal is None:
         verifier: TokenVerifier = connection.app.state[VERIFIER_STATE_KEY]
-        authorization = next(
-            (v.decode("latin-1") for k, v in scope["headers"] if k == b"authorization"), None
-        )
+        authorization = None
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                authorization = value.decode("latin-1")
+                break
         principal = verifier.authenticate(authorization)
         scope[_PRINCIPAL_SCOPE_KEY] = principal  # type: ignore[literal-required]
     return principal

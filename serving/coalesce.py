@@ -17,50 +17,55 @@ V = TypeVar("V")
 
 
 class FreshReads(Generic[K, V]):
-    """Runs ``fetch(key)`` at most once at a time per key; concurrent callers share a round."""
+    """Runs ``fetch(key)`` at most once at a time per key; concurrent callers share a round.
+
+    Each caller waits on its own future, so a cancelled caller never cancels the others.
+    """
 
     def __init__(self, fetch: Callable[[K], Awaitable[V]]) -> None:
         self._fetch = fetch
         self._running: set[K] = set()
-        self._queued: dict[K, asyncio.Future[V]] = {}
+        self._queued: dict[K, list[asyncio.Future[V]]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._closed = False
 
     async def read(self, key: K) -> V:
         """The result of a fetch of ``key`` that started after this call."""
-        loop = asyncio.get_running_loop()
+        future: asyncio.Future[V] = asyncio.get_running_loop().create_future()
         if key in self._running:
-            future = self._queued.get(key)
-            if future is None:
-                future = self._queued[key] = loop.create_future()
+            self._queued.setdefault(key, []).append(future)
         else:
-            future = loop.create_future()
-            self._launch(key, future)
-        return await asyncio.shield(future)
+            self._launch(key, [future])
+        return await future
 
-    def _launch(self, key: K, future: asyncio.Future[V]) -> None:
+    def _launch(self, key: K, waiters: list[asyncio.Future[V]]) -> None:
         self._running.add(key)
-        task = asyncio.get_running_loop().create_task(self._run(key, future))
+        task = asyncio.get_running_loop().create_task(self._run(key, waiters))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _run(self, key: K, future: asyncio.Future[V]) -> None:
+    async def _run(self, key: K, waiters: list[asyncio.Future[V]]) -> None:
         try:
             result = await self._fetch(key)
         except asyncio.CancelledError:
-            future.cancel()
+            for waiter in waiters:
+                waiter.cancel()
             raise
         except Exception as exc:
-            future.set_exception(exc)
-            future.exception()  # mark retrieved: the waiters may all have gone
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_exception(exc)
         else:
-            future.set_result(result)
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(result)
         finally:
             self._running.discard(key)
             queued = self._queued.pop(key, None)
-            if queued is not None:
+            if queued:
                 if self._closed:
-                    queued.cancel()
+                    for waiter in queued:
+                        waiter.cancel()
                 else:
                     self._launch(key, queued)
 

@@ -12,11 +12,12 @@ from dataclasses import dataclass
 import msgspec
 
 from serving.ranking import rank
-from serving.reranking import Ranking
+from serving.reranking import GLOBAL_RANKING, Ranking
 from serving.schemas import FeedType, HotItem
 from serving.snapshots import Entry, Snapshot
 
 _encode = msgspec.json.encode
+_MAX_PAGES = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +35,7 @@ class FeedView:
         "_fragments",
         "_heads",
         "_items",
+        "_pages",
         "entries",
         "generated_at",
         "generated_epoch",
@@ -57,6 +59,7 @@ class FeedView:
             b',"generatedAt":' + _encode(self.generated_at)
             + b',"snapshotId":' + _encode(self.snapshot_id)
         )
+        self._pages: dict[tuple[str, bool, int, int], Page] = {}
         self._heads = {
             None: b'{"type":"global"' + common + b',"items":[',
             False: b'{"type":"personal"' + common + b',"personalized":false,"items":[',
@@ -69,28 +72,44 @@ class FeedView:
         return len(self.entries)
 
     def page(
-        self, feed_type: FeedType, limit: int, offset: int, ranking: Ranking | None = None
+        self, feed_type: FeedType, limit: int, offset: int, ranking: Ranking = GLOBAL_RANKING
     ) -> Page:
-        """The body of one page; ``ranking`` (``type=personal``) reorders the entries."""
-        tag = f"v1.{self.snapshot_id}.{self.takedown_version}.{feed_type}.{limit}.{offset}"
-        if feed_type == "global" or ranking is None:
-            head = self._heads[None if feed_type == "global" else False]
+        """The body of one page; for ``personal``, ``ranking`` orders the entries.
+
+        Pages in the global order are memoised (clients ask for a few hundred distinct ones).
+        """
+        if feed_type == "global":
+            ranking = GLOBAL_RANKING
+        if ranking.order is not None or ranking.cache_key:
+            return self._render(feed_type, limit, offset, ranking)
+        key = (feed_type, ranking.personalized, limit, offset)
+        page = self._pages.get(key)
+        if page is None:
+            if len(self._pages) >= _MAX_PAGES:
+                self._pages.clear()
+            page = self._pages[key] = self._render(feed_type, limit, offset, ranking)
+        return page
+
+    def _render(self, feed_type: FeedType, limit: int, offset: int, ranking: Ranking) -> Page:
+        tag = f"v1.{self.snapshot_id}.{self.takedown_version}.{limit}.{offset}"
+        if feed_type == "global":
+            head = self._heads[None]
+            tag += ".g"
+        else:
+            head = self._heads[ranking.personalized]
+            tag += f".p{int(ranking.personalized)}"
+        if ranking.order is None:
             items = self._items[offset : offset + limit]
             total = len(self._items)
         else:
-            head = self._heads[ranking.personalized]
-            if ranking.order is None:
-                items = self._items[offset : offset + limit]
-                total = len(self._items)
-            else:
-                fragments = self._fragments
-                window = ranking.order[offset : offset + limit]
-                items = [
-                    b'{"rank":%d,' % (offset + n + 1) + fragments[i] for n, i in enumerate(window)
-                ]
-                total = len(ranking.order)
-            if ranking.cache_key:
-                tag += "." + hashlib.blake2b(ranking.cache_key.encode(), digest_size=8).hexdigest()
+            fragments = self._fragments
+            items = [
+                b'{"rank":%d,' % (offset + n + 1) + fragments[i]
+                for n, i in enumerate(ranking.order[offset : offset + limit])
+            ]
+            total = len(ranking.order)
+        if ranking.cache_key:
+            tag += "." + hashlib.blake2b(ranking.cache_key.encode(), digest_size=8).hexdigest()
         tail = b'],"paging":{"limit":%d,"offset":%d,"total":%d}}' % (limit, offset, total)
         return Page(body=head + b",".join(items) + tail, etag=f'"{tag}"')
 

@@ -81,10 +81,11 @@ class HotController(Controller):
             served = await (feed.pinned(query.snapshot) if query.snapshot else feed.current())
         except FeedError as exc:
             raise feed_error(exc) from exc
-        ranking = None
         if query.type == "personal":
             ranking = await reranker.rerank(principal, served.view)
-        page = served.view.page(query.type, query.limit, query.offset, ranking)
+            page = served.view.page("personal", query.limit, query.offset, ranking)
+        else:
+            page = served.view.page("global", query.limit, query.offset)
         headers = {"ETag": page.etag, "Vary": VARY, "Cache-Control": CACHE_CONTROL}
         if served.stale:
             STALE_RESPONSES.inc()

@@ -186,7 +186,7 @@ def test_no_snapshot_is_503_with_retry_after(api: ApiServer, redis_client: redis
     ("method", "path", "status", "code"),
     [
         ("GET", "/api/v1/nothing", 404, "not_found"),
-        ("GET", "/", 404, "not_found"),
+        ("GET", "/api/v1/hot/extra/segment", 404, "not_found"),
         ("POST", "/api/v1/hot", 405, "method_not_allowed"),
         ("DELETE", "/healthz", 405, "method_not_allowed"),
     ],
