@@ -17,6 +17,8 @@ from serving.auth import VERIFIER_STATE_KEY, TokenVerifier
 from serving.controllers.bench import bench_bare
 from serving.controllers.health import healthz, readyz
 from serving.controllers.hot import HotController
+from serving.controllers.moderation import ModerationController
+from serving.controllers.ui import WEB_HANDLERS
 from serving.deps import DEPENDENCIES, SETTINGS_STATE_KEY, lifespan
 from serving.errors import EXCEPTION_HANDLERS
 from serving.logs import configure_logging
@@ -30,6 +32,8 @@ ROUTE_HANDLERS: list[ControllerRouterHandler] = [
     healthz,
     readyz,
     metrics_endpoint,
+    ModerationController,
+    *WEB_HANDLERS,
 ]
 """Every controller / route handler of the app."""
 

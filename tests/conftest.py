@@ -5,12 +5,16 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import redis
 
 from hot.redis_server import EmbeddedRedis
 from hot.settings import get_settings
+
+if TYPE_CHECKING:
+    from tests.ui.stack import Published, Stack
 
 
 @pytest.fixture(scope="session")
@@ -50,3 +54,22 @@ def pytest_configure(config: pytest.Config) -> None:
     """Keep dbt and Dagster quiet and offline during tests."""
     os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+
+
+@pytest.fixture(scope="session")
+def published_base(tmp_path_factory: pytest.TempPathFactory) -> Published:
+    """One real pipeline pass (small synthetic world), shared read-only by ``live_stack``."""
+    from tests.ui.stack import publish_base
+
+    return publish_base(tmp_path_factory.mktemp("published"))
+
+
+@pytest.fixture(scope="module")
+def live_stack(
+    published_base: Published, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    """Per module: a copy of ``published_base`` with its own Redis, served by uvicorn."""
+    from tests.ui.stack import running_stack
+
+    with running_stack(published_base, tmp_path_factory.mktemp("stack")) as stack:
+        yield stack

@@ -1,0 +1,268 @@
+"""The moderation service (SPEC §6): validate, record and apply moderation decisions.
+
+A decision is written, in this order, to
+
+1. the append-only audit log ``audit_dir/decisions.jsonl`` (one ``O_APPEND`` write per line,
+   so several workers can share it),
+2. a moderation landing file (``{video_id, status, decided_at, reason}``, atomic rename into
+   ``landing/moderation/``, named by time) that the next batch ingests, and
+3. Redis in one MULTI/EXEC: the entry on ``hot:audit:{videoId}`` and, for a takedown, the
+   video in ``hot:takedowns`` (+ ``hot:takedowns:version``), so the served feed drops it at
+   the very next request; ``approved`` lifts a serve-time takedown.
+
+Retries are made safe by ``Idempotency-Key`` (see :meth:`Moderation.decide`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import os
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+import msgspec
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from hot import keys
+from hot.settings import Settings
+from hot.simulate import format_ts, write_atomic
+from serving.errors import ApiError, unavailable
+
+Status = Literal["approved", "pending_review", "restricted", "removed"]
+STATUSES: tuple[str, ...] = ("approved", "pending_review", "restricted", "removed")
+TAKEDOWN_STATUSES = frozenset({"removed", "restricted"})
+IDEMPOTENCY_TTL_SEC = 24 * 3600
+MAX_VIDEO_ID = 128
+MAX_REASON = 500
+MAX_IDEMPOTENCY_KEY = 200
+AUDIT_FILE = "decisions.jsonl"
+
+
+class DecisionIn(msgspec.Struct, frozen=True):
+    """Body of ``POST /api/v1/moderation/decisions``."""
+
+    videoId: str
+    status: str
+    reason: str
+
+
+class Decision(msgspec.Struct, frozen=True):
+    """One recorded decision, as the audit log, the audit trail and the POST return it."""
+
+    id: str
+    videoId: str
+    status: Status
+    previousStatus: str
+    reason: str
+    decidedBy: str
+    decidedAt: str
+
+
+class AuditTrail(msgspec.Struct, frozen=True):
+    """Response of ``GET /api/v1/moderation/decisions``: one video's decisions, oldest first."""
+
+    videoId: str
+    currentStatus: str
+    decisions: list[Decision]
+
+
+class _Stored(msgspec.Struct, frozen=True):
+    fingerprint: str
+    decision: Decision | None = None
+
+
+_decode_in = msgspec.json.Decoder(DecisionIn).decode
+_decode_decision = msgspec.json.Decoder(Decision).decode
+_decode_stored = msgspec.json.Decoder(_Stored).decode
+_encode = msgspec.json.encode
+
+
+def _bad_body(message: str, param: str | None = None) -> ApiError:
+    return ApiError(400, "invalid_body", message, param=param)
+
+
+def parse_decision(body: bytes) -> DecisionIn:
+    """The validated body: 400 ``invalid_body``, ``invalid_status`` or ``invalid_reason``."""
+    try:
+        decision = _decode_in(body)
+    except msgspec.ValidationError as exc:
+        raise _bad_body(f"the body does not match {{videoId, status, reason}}: {exc}") from exc
+    except msgspec.DecodeError as exc:
+        raise _bad_body("the body must be a JSON object {videoId, status, reason}") from exc
+    if not 0 < len(decision.videoId) <= MAX_VIDEO_ID:
+        raise _bad_body(f"videoId must be 1 to {MAX_VIDEO_ID} characters", "videoId")
+    if decision.status not in STATUSES:
+        raise ApiError(
+            400, "invalid_status", f"status must be one of {', '.join(STATUSES)}", param="status"
+        )
+    reason = decision.reason.strip()
+    if not 0 < len(reason) <= MAX_REASON:
+        raise ApiError(
+            400, "invalid_reason", f"reason must be 1 to {MAX_REASON} characters", param="reason"
+        )
+    return DecisionIn(videoId=decision.videoId, status=decision.status, reason=reason)
+
+
+def check_idempotency_key(value: str | None) -> str | None:
+    """The ``Idempotency-Key`` header if well formed (visible ASCII, ≤ 200), else 400."""
+    if value is None:
+        return None
+    if not 0 < len(value) <= MAX_IDEMPOTENCY_KEY or not all(33 <= ord(c) < 127 for c in value):
+        raise ApiError(
+            400,
+            "invalid_idempotency_key",
+            f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} visible ASCII characters",
+            param="Idempotency-Key",
+        )
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The decision recorded (or recorded earlier under the same idempotency key)."""
+
+    decision: Decision
+    replayed: bool
+
+
+class Moderation:
+    """Decisions and audit trails over the app's Redis client and data directory."""
+
+    def __init__(self, redis: Redis, settings: Settings) -> None:
+        self._redis = redis
+        self._audit_path = settings.audit_dir / AUDIT_FILE
+        self._landing = settings.landing_dir / "moderation"
+
+    async def decide(self, sub: str, body: DecisionIn, idempotency_key: str | None) -> Outcome:
+        """Record ``body`` by ``sub``; with a key, a retry returns the first outcome.
+
+        The key is claimed with SET NX (24 h TTL) before anything is written; the same key
+        with another body (or user) is 409 ``idempotency_conflict``, and while the first
+        request is still being recorded 409 ``idempotency_in_progress``. A failed attempt
+        releases its claim so the client can retry.
+        """
+        if idempotency_key is None:
+            return Outcome(await self._record(sub, body), replayed=False)
+        key = keys.idempotency(idempotency_key)
+        fingerprint = _fingerprint(sub, body)
+        claim = _encode(_Stored(fingerprint=fingerprint))
+        if not await self._redis.set(key, claim, nx=True, ex=IDEMPOTENCY_TTL_SEC):
+            return _replay(await self._redis.get(key), fingerprint)
+        try:
+            decision = await self._record(sub, body)
+        except BaseException:
+            await self._release(key, claim)
+            raise
+        done = _encode(_Stored(fingerprint=fingerprint, decision=decision))
+        await self._redis.set(key, done, ex=IDEMPOTENCY_TTL_SEC)
+        return Outcome(decision, replayed=False)
+
+    async def trail(self, video_id: str) -> AuditTrail:
+        """Every decision on ``video_id``, oldest first; 404 ``unknown_video`` if none/unknown."""
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.lrange(keys.audit_log(video_id), 0, -1)
+        pipe.hget(keys.VIDEO_STATUS, video_id)
+        entries, batch_status = await pipe.execute()
+        if not entries and batch_status is None:
+            raise ApiError(404, "unknown_video", f"video {video_id!r} is not in the catalogue")
+        decisions = [_decode_decision(e) for e in entries]
+        current = decisions[-1].status if decisions else (batch_status or b"undecided").decode()
+        return AuditTrail(videoId=video_id, currentStatus=current, decisions=decisions)
+
+    async def _record(self, sub: str, body: DecisionIn) -> Decision:
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.hget(keys.VIDEO_STATUS, body.videoId)
+        pipe.lindex(keys.audit_log(body.videoId), -1)
+        batch_status, last = await pipe.execute()
+        if batch_status is None:
+            raise ApiError(
+                400, "unknown_video", f"video {body.videoId!r} is not in the catalogue",
+                param="videoId",
+            )
+        previous = _decode_decision(last).status if last else batch_status.decode()
+        decision = Decision(
+            id=secrets.token_hex(8),
+            videoId=body.videoId,
+            status=body.status,  # type: ignore[arg-type]
+            previousStatus=previous or "undecided",
+            reason=body.reason,
+            decidedBy=sub,
+            decidedAt=format_ts(datetime.now(UTC)),
+        )
+        try:
+            await asyncio.to_thread(self._write_files, decision)
+        except OSError as exc:
+            raise unavailable("audit_unavailable", "the audit log cannot be written") from exc
+        apply = self._redis.pipeline(transaction=True)
+        apply.rpush(keys.audit_log(decision.videoId), _encode(decision))
+        if decision.status in TAKEDOWN_STATUSES:
+            apply.sadd(keys.TAKEDOWNS, decision.videoId)
+            apply.incr(keys.TAKEDOWNS_VERSION)
+        elif decision.status == "approved":
+            apply.srem(keys.TAKEDOWNS, decision.videoId)
+            apply.incr(keys.TAKEDOWNS_VERSION)
+        await apply.execute()
+        return decision
+
+    def _write_files(self, decision: Decision) -> None:
+        append_line(self._audit_path, _encode(decision))
+        landing = {
+            "video_id": decision.videoId,
+            "status": decision.status,
+            "decided_at": decision.decidedAt,
+            "reason": decision.reason,
+        }
+        name = f"{time.time_ns():020d}-moderation-{decision.id}.jsonl"
+        write_atomic(self._landing, name, [_encode(landing)])
+
+    async def _release(self, key: str, claim: bytes) -> None:
+        with contextlib.suppress(RedisError):
+            if await self._redis.get(key) == claim:
+                await self._redis.delete(key)
+
+
+def append_line(path: Path, line: bytes) -> None:
+    """Append one line with a single ``O_APPEND`` write (atomic w.r.t. other appenders)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+    try:
+        data = line + b"\n"
+        if os.write(fd, data) != len(data):
+            raise OSError(f"short write to {path}")
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fingerprint(sub: str, body: DecisionIn) -> str:
+    return hashlib.sha256(_encode([sub, body.videoId, body.status, body.reason])).hexdigest()
+
+
+def _replay(stored: bytes | None, fingerprint: str) -> Outcome:
+    if stored is None:  # expired between SET NX and GET: the key is free again
+        raise ApiError(
+            409, "idempotency_in_progress", "retry the request", headers={"Retry-After": "1"}
+        )
+    record = _decode_stored(stored)
+    if record.fingerprint != fingerprint:
+        raise ApiError(
+            409,
+            "idempotency_conflict",
+            "this Idempotency-Key was used for a different request",
+            param="Idempotency-Key",
+        )
+    if record.decision is None:
+        raise ApiError(
+            409,
+            "idempotency_in_progress",
+            "a request with this Idempotency-Key is still being recorded",
+            headers={"Retry-After": "1"},
+        )
+    return Outcome(record.decision, replayed=True)

@@ -1,0 +1,125 @@
+/* The viewer's feed: tabs, paging pinned to one snapshot, and a refresh that never jumps. */
+(() => {
+  "use strict";
+  const H = window.Hot;
+  const $ = H.$;
+  const LIMIT = 20;
+  const pollSeconds = Number(new URLSearchParams(location.search).get("poll")) || 15;
+  const POLL_MS = Math.max(pollSeconds, 1) * 1000;
+
+  /* snapshot: the snapshotId every page of this reading session is pinned to. */
+  const state = { type: "global", offset: 0, snapshot: null, etag: null, loading: false };
+
+  function url({ type, offset, limit = LIMIT, snapshot }) {
+    const params = new URLSearchParams({ type, limit: String(limit), offset: String(offset) });
+    if (snapshot) params.set("snapshot", snapshot);
+    return `/api/v1/hot?${params}`;
+  }
+
+  async function load({ fresh = false } = {}) {
+    if (fresh) {
+      state.snapshot = null;
+      state.offset = 0;
+      $("new-pill").hidden = true;
+    }
+    state.loading = true;
+    $("feed").setAttribute("aria-busy", "true");
+    try {
+      show(await H.api(url(state)));
+      H.hideNotice();
+    } catch (error) {
+      failed(error);
+    } finally {
+      state.loading = false;
+    }
+  }
+
+  function failed(error) {
+    if (error.code === "snapshot_expired") {
+      H.toast("That ranking was replaced by a newer one — showing the latest.", "info");
+      load({ fresh: true });
+      return;
+    }
+    $("feed").replaceChildren();
+    $("pager").hidden = true;
+    $("personal-note").hidden = true;
+    $("feed-meta").textContent = "";
+    H.showError(error, () => load());
+  }
+
+  function show({ data, etag }) {
+    state.snapshot = data.snapshotId;
+    state.etag = etag;
+    const { total, offset } = data.paging;
+    if (data.items.length === 0 && total > 0 && offset > 0) {
+      state.offset = Math.max(0, Math.floor((total - 1) / LIMIT) * LIMIT);
+      load();
+      return;
+    }
+    H.renderList($("feed"), data.items, H.feedCard);
+    $("feed-meta").textContent =
+      `${total.toLocaleString("en-US")} videos · updated ${H.fmt.ago(data.generatedAt)}`;
+    $("feed-meta").title = `Snapshot ${data.snapshotId}, generated ${H.fmt.time(data.generatedAt)}`;
+    $("personal-note").hidden = !(data.type === "personal" && data.personalized === false);
+    if (total === 0) {
+      H.showNotice({
+        kind: "empty",
+        title: "Nothing is hot right now",
+        body: "No video has made the hot feed yet. New engagement is ranked every few seconds — check back soon.",
+      }, { label: "Check again", run: () => load({ fresh: true }) });
+    }
+    const pages = Math.max(1, Math.ceil(total / LIMIT));
+    $("pager").hidden = total <= LIMIT;
+    $("page-info").textContent = `Page ${Math.floor(offset / LIMIT) + 1} of ${pages}`;
+    $("prev").disabled = offset === 0;
+    $("next").disabled = offset + LIMIT >= total;
+  }
+
+  /* Polling: a takedown changes the pinned page (re-rendered in place, nodes kept); a newer
+     snapshot only raises the "new items" pill — the list never reorders under the reader. */
+  async function poll() {
+    if (document.hidden || state.loading || !state.snapshot || !H.session.token()) return;
+    try {
+      const pinned = await H.api(url(state), { etag: state.etag });
+      if (pinned.status === 200 && !state.loading) show(pinned);
+      const latest = await H.api(url({ type: state.type, offset: 0, limit: 1 }));
+      if (latest.data.snapshotId !== state.snapshot) {
+        $("new-pill-text").textContent = "New items — refresh";
+        $("new-pill").hidden = false;
+      }
+    } catch (error) {
+      if (error.code === "snapshot_expired") {
+        $("new-pill-text").textContent = "This ranking has been replaced — refresh";
+        $("new-pill").hidden = false;
+      } else if (error.status === 401) {
+        failed(error);
+      }
+    }
+  }
+
+  function go(offset) {
+    state.offset = offset;
+    load().then(() => $("main").scrollIntoView({ behavior: "smooth", block: "start" }));
+  }
+
+  function selectTab(type) {
+    for (const tab of document.querySelectorAll(".tab[data-type]")) {
+      tab.setAttribute("aria-selected", String(tab.dataset.type === type));
+    }
+    state.type = type;
+    go(0);
+  }
+
+  for (const tab of document.querySelectorAll(".tab[data-type]")) {
+    tab.addEventListener("click", () => selectTab(tab.dataset.type));
+  }
+  $("prev").addEventListener("click", () => go(Math.max(0, state.offset - LIMIT)));
+  $("next").addEventListener("click", () => go(state.offset + LIMIT));
+  $("new-pill").addEventListener("click", () => {
+    load({ fresh: true });
+    window.scrollTo({ top: 0, behavior: "smooth" });
+  });
+
+  H.start(() => load({ fresh: true }));
+  setInterval(poll, POLL_MS);
+})();
