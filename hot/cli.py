@@ -51,6 +51,29 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_embed(args: argparse.Namespace) -> int:
+    """Recompute the embeddings now (or import vectors) and publish a new version."""
+    from hot.embeddings import run_embed
+    from hot.runner import ensure_dagster_home
+
+    settings = get_settings()
+    server = _use_redis(settings)
+    ensure_dagster_home()
+    try:
+        result = run_embed(args.vectors)
+    finally:
+        if server is not None:
+            server.stop()  # type: ignore[attr-defined]
+    if not result.success:
+        print(f"hot embed: failed (run {result.run_id}): {result.error}", file=sys.stderr)
+        return 1
+    meta = result.metadata
+    print(f"hot embed: published version {meta['version']} ({meta['users']} users, "
+          f"{meta['videos']} videos, dim {meta['dimension']}, {meta['method']}) "
+          f"in {result.seconds:.1f}s (run {result.run_id})")
+    return 0
+
+
 def cmd_simulate(args: argparse.Namespace) -> int:
     """Write synthetic micro-batches into the landing zone."""
     from tqdm import tqdm
@@ -174,6 +197,16 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--now", type=float, default=None,
                      help="score at this UNIX time instead of the wall clock (reproducible runs)")
     run.set_defaults(func=cmd_run)
+
+    embed = sub.add_parser("embed", help="recompute the embeddings now",
+                           description="Run the embeddings asset (the one the schedule and the "
+                           "batch sensor run) through Dagster: learn user and video vectors from "
+                           "the engagement in DuckDB, or import them from Parquet, and publish "
+                           "them as a new LanceDB version. Exit 0, or 1 with the reason.")
+    embed.add_argument("--vectors", type=Path, default=None,
+                       help="Parquet of pre-computed vectors (columns kind, id, vector) to "
+                            "import instead of learning them")
+    embed.set_defaults(func=cmd_embed)
 
     simulate = sub.add_parser("simulate", help="write synthetic micro-batches",
                               description="Write realistic synthetic traffic (Zipf popularity, "

@@ -65,9 +65,7 @@ def write_version(db_dir: Path, version: str, embeddings: EmbeddingSet) -> None:
     db.create_table(videos_table(version), videos, mode="create")
     table = db.create_table(users_table(version), users, mode="create")
     if embeddings.users:
-        table.create_index(config=BTree(), column="id") if False else table.create_scalar_index(
-            "id", index_type="BTREE"
-        )
+        table.create_index("id", config=BTree())
 
 
 def current_version(client: redis.Redis) -> str | None:

@@ -1,6 +1,6 @@
 """User and video embeddings for ``type=personal``: learned from engagement, or imported.
 
-Learned (the default): a truncated SVD of the user × video matrix of
+Learned (the default): a truncated SVD of the user x video matrix of
 ``log1p(interaction_weight)`` (counted interactions, mart ``fct_user_video_interactions``),
 each pair decayed by the age of its latest event (``DECAY_HALF_LIFE_DAYS``). With
 ``X ≈ U·S·Vᵀ``, users get ``U·√S`` and videos ``V·√S``, so the cosine of a user and a
@@ -82,11 +82,11 @@ def read_interactions(
     con: duckdb.DuckDBPyConnection, interactions: str, videos: str
 ) -> Interactions:
     """The positive-weight, non-creator pairs of ``interactions`` and the catalogue ``videos``."""
-    table = con.execute(
+    table = con.sql(
         f"select user_id, video_id, interaction_weight, watch_sec, last_event_epoch "
         f"from {interactions} where not is_creator and interaction_weight > 0"
-    ).fetch_arrow_table()
-    known = con.execute(f"select video_id from {videos}").fetchall()
+    ).to_arrow_table()
+    known = con.sql(f"select video_id from {videos}").fetchall()
     return Interactions(
         user_ids=table["user_id"].to_numpy(zero_copy_only=False).astype(str),
         video_ids=table["video_id"].to_numpy(zero_copy_only=False).astype(str),
@@ -125,7 +125,7 @@ def watched_lists(inter: Interactions) -> dict[str, list[str]]:
 def train_svd(inter: Interactions, dim: int, now_epoch: float | None = None) -> EmbeddingSet:
     """Embeddings of ``dim`` dimensions from a truncated SVD of the engagement matrix.
 
-    Pair values are ``log1p(weight) · 2^(−age / DECAY_HALF_LIFE_DAYS)``, age counted from
+    Pair values are ``log1p(weight) · 2^(-age / DECAY_HALF_LIFE_DAYS)``, age counted from
     ``now_epoch`` (default: the latest event). With fewer users or videos than ``dim + 1``
     the rank is lower and the vectors are zero-padded to ``dim``. Users and videos whose
     vector is zero are left out (they get the global order / a neutral similarity).
@@ -141,7 +141,7 @@ def train_svd(inter: Interactions, dim: int, now_epoch: float | None = None) -> 
     rank = min(dim, min(matrix.shape) - 1)
     if rank < 1:
         raise EmbeddingsError(
-            f"too little engagement to learn embeddings: {len(users)} user(s) × "
+            f"too little engagement to learn embeddings: {len(users)} user(s) x "
             f"{len(videos)} video(s)"
         )
     u, s, vt = svds(matrix, k=rank, random_state=0)
@@ -273,3 +273,47 @@ def _unknown_ids(kinds: list[Any], ids: list[Any], inter: Interactions) -> list[
             f"unknown user id(s) with no counted interactions: {_quote(unknown_users)}"
         )
     return problems
+
+
+@dataclass(frozen=True)
+class EmbedResult:
+    """Outcome of one embeddings run (``hot embed``)."""
+
+    success: bool
+    run_id: str
+    seconds: float
+    metadata: dict[str, Any]
+    error: str | None
+
+
+def run_embed(vectors_path: Path | None = None) -> EmbedResult:
+    """Run the ``hot_embeddings`` job (the asset the schedule and sensor run) in-process.
+
+    Uses the Dagster instance in ``DAGSTER_HOME``, so the run shows in the UI; the error is
+    the failing step's own message (e.g. why an import was refused).
+    """
+    from dagster import DagsterInstance, RunConfig
+
+    from dagster_project.assets.embeddings import EmbeddingsConfig
+    from dagster_project.definitions import defs
+
+    started = time.perf_counter()
+    job = defs.resolve_job_def("hot_embeddings")
+    config = EmbeddingsConfig(vectors_path=str(vectors_path) if vectors_path else "")
+    result = job.execute_in_process(
+        instance=DagsterInstance.get(),
+        run_config=RunConfig(ops={"embeddings": config}),
+        raise_on_error=False,
+    )
+    metadata: dict[str, Any] = {}
+    for mat in result.asset_materializations_for_node("embeddings"):
+        metadata = {k: v.value for k, v in mat.metadata.items()}
+    error = None
+    if not result.success:
+        failures = [e for e in result.all_events if e.is_step_failure]
+        info = failures[0].step_failure_data.error if failures else None
+        while info is not None and info.cause is not None:
+            info = info.cause  # the exception the asset raised, not Dagster's wrapper
+        error = info.message.strip() if info else "the embeddings run failed"
+    return EmbedResult(result.success, result.run_id, time.perf_counter() - started,
+                       metadata, error)

@@ -25,7 +25,8 @@ from serving.logs import configure_logging
 from serving.metrics import mark_worker_dead, metrics_endpoint
 from serving.observability import ObservabilityMiddleware
 from serving.openapi import openapi_config
-from serving.reranking import GlobalOrder, Reranker
+from serving.personal import PersonalReranker, default_reranker
+from serving.reranking import Reranker
 
 ROUTE_HANDLERS: list[ControllerRouterHandler] = [
     HotController,
@@ -42,16 +43,21 @@ BENCH_HANDLERS: list[ControllerRouterHandler] = [bench_bare]
 
 
 def create_app(settings: Settings | None = None, *, reranker: Reranker | None = None) -> Litestar:
-    """The API app; ``settings`` default to the environment's, ``reranker`` to global order."""
+    """The API app; ``settings`` default to the environment's, ``reranker`` to the LanceDB
+    personal ranking when embeddings exist (else the global order)."""
     settings = settings or get_settings()
+    reranker = reranker or default_reranker(settings)
     configure_logging()
     handlers = [*ROUTE_HANDLERS, *(BENCH_HANDLERS if settings.bench_endpoints else [])]
     app = Litestar(
         route_handlers=handlers,
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,
-        lifespan=[lifespan(settings, reranker or GlobalOrder())],
-        on_shutdown=[mark_worker_dead],
+        lifespan=[lifespan(settings, reranker)],
+        on_shutdown=[
+            mark_worker_dead,
+            *([reranker.aclose] if isinstance(reranker, PersonalReranker) else []),
+        ],
         openapi_config=openapi_config(),
         state=State(
             {SETTINGS_STATE_KEY: settings, VERIFIER_STATE_KEY: TokenVerifier(settings)}
