@@ -21,7 +21,7 @@ from serving.controllers.moderation import ModerationController
 from serving.controllers.ui import WEB_HANDLERS
 from serving.deps import DEPENDENCIES, SETTINGS_STATE_KEY, lifespan
 from serving.errors import EXCEPTION_HANDLERS
-from serving.logs import configure_logging
+from serving.logs import AccessLog, configure_logging
 from serving.metrics import mark_worker_dead, metrics_endpoint
 from serving.observability import ObservabilityMiddleware
 from serving.openapi import openapi_config
@@ -48,6 +48,7 @@ def create_app(settings: Settings | None = None, *, reranker: Reranker | None = 
     settings = settings or get_settings()
     reranker = reranker or default_reranker(settings)
     configure_logging()
+    access_log = AccessLog()
     handlers = [*ROUTE_HANDLERS, *(BENCH_HANDLERS if settings.bench_endpoints else [])]
     app = Litestar(
         route_handlers=handlers,
@@ -55,6 +56,7 @@ def create_app(settings: Settings | None = None, *, reranker: Reranker | None = 
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[lifespan(settings, reranker)],
         on_shutdown=[
+            access_log.flush,
             mark_worker_dead,
             *([reranker.aclose] if isinstance(reranker, PersonalReranker) else []),
         ],
@@ -64,5 +66,5 @@ def create_app(settings: Settings | None = None, *, reranker: Reranker | None = 
         ),
         logging_config=None,
     )
-    app.asgi_handler = ObservabilityMiddleware(app.asgi_handler)
+    app.asgi_handler = ObservabilityMiddleware(app.asgi_handler, access_log)
     return app

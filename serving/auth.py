@@ -88,7 +88,7 @@ class TokenVerifier:
     An algorithm is accepted only if it is in ``settings.jwt_algorithms`` *and* matches the
     kind of key configured for it (HMAC secret for HS*, the public key's type otherwise), so
     ``alg: none`` and HS/RS confusion are refused before any signature check. Verified
-    tokens are cached by their exact text; ``exp``/``nbf`` are re-checked on every use.
+    tokens are cached by the exact header value; ``exp``/``nbf`` are re-checked on every use.
     """
 
     def __init__(self, settings: Settings, clock: Callable[[], float] = time.time) -> None:
@@ -115,24 +115,27 @@ class TokenVerifier:
 
     def authenticate(self, authorization: str | None) -> Principal:
         """The principal of an ``Authorization`` header value, or :class:`AuthError`."""
+        cached = self._cache.get(authorization)  # type: ignore[arg-type]
+        if cached is not None:
+            self._check_times(cached)
+            return cached.principal
         if authorization is None or not authorization.strip():
             raise AuthError("missing_token", "an Authorization: Bearer token is required")
         scheme, _, token = authorization.strip().partition(" ")
         if scheme.lower() != "bearer":
             raise AuthError("invalid_scheme", "the Authorization scheme must be Bearer")
-        return self.verify(token.strip())
+        verified = self._decode(token.strip())
+        self._remember(authorization, verified)
+        return verified.principal
 
     def verify(self, token: str) -> Principal:
         """The principal of a compact JWT, or :class:`AuthError` with the reason."""
-        cached = self._cache.get(token)
-        if cached is not None:
-            self._check_times(cached)
-            return cached.principal
-        verified = self._decode(token)
+        return self.authenticate(f"Bearer {token}")
+
+    def _remember(self, authorization: str, verified: _Verified) -> None:
         if len(self._cache) >= _CACHE_SIZE:
             del self._cache[next(iter(self._cache))]
-        self._cache[token] = verified
-        return verified.principal
+        self._cache[authorization] = verified
 
     def _check_times(self, verified: _Verified) -> None:
         now = self._clock()

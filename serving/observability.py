@@ -7,28 +7,27 @@ keeps the metrics' cardinality bounded.
 
 from __future__ import annotations
 
-import logging
 import time
 
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from serving.logs import ACCESS_LOGGER
+from serving.logs import AccessLog
 from serving.metrics import observe_request
-
-_access = logging.getLogger(ACCESS_LOGGER)
 
 
 class ObservabilityMiddleware:
     """Times each HTTP request, then logs it as JSON and records it in Prometheus."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, access_log: AccessLog) -> None:
         self.app = app
+        self.access_log = access_log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """ASGI entry point."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        created = time.time()
         start = time.perf_counter()
         status = 500
 
@@ -45,18 +44,15 @@ class ObservabilityMiddleware:
             route = scope.get("path_template") or "<unmatched>"
             method = scope["method"]
             observe_request(route, method, status, seconds)
-            if _access.isEnabledFor(logging.INFO):
-                client = scope.get("client")
-                _access.info(
-                    "request",
-                    extra={
-                        "fields": {
-                            "method": method,
-                            "path": scope["path"],
-                            "route": route,
-                            "status": status,
-                            "durationMs": round(seconds * 1000, 3),
-                            "client": client[0] if client else None,
-                        }
-                    },
-                )
+            client = scope.get("client")
+            self.access_log.record(
+                {
+                    "method": method,
+                    "path": scope["path"],
+                    "route": route,
+                    "status": status,
+                    "durationMs": round(seconds * 1000, 3),
+                    "client": client[0] if client else None,
+                },
+                created,
+            )

@@ -66,7 +66,7 @@ class HotController(Controller):
         principal = authenticate(request)
         state = request.app.state
         settings: Settings = state[SETTINGS_STATE_KEY]
-        feed, reranker = services(state).feed, services(state).reranker
+        app_services = services(state)
         flags: list[str] = []
         if_none_match = None
         for name, value in request.scope["headers"]:
@@ -78,11 +78,12 @@ class HotController(Controller):
             raise ApiError(404, "feature_disabled", "the hot feed is not enabled")
         query = parse_hot_query(request.scope["query_string"])
         try:
+            feed = app_services.feed
             served = await (feed.pinned(query.snapshot) if query.snapshot else feed.current())
         except FeedError as exc:
             raise feed_error(exc) from exc
         if query.type == "personal":
-            ranking = await reranker.rerank(principal, served.view)
+            ranking = await app_services.reranker.rerank(principal, served.view)
             page = served.view.page("personal", query.limit, query.offset, ranking)
         else:
             page = served.view.page("global", query.limit, query.offset)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from collections import Counter
 
 import msgspec
@@ -222,10 +223,15 @@ def test_operations_endpoints(api: ApiServer, redis_client: redis.Redis) -> None
 def test_access_log_is_json(api: ApiServer, redis_client: redis.Redis) -> None:
     with api.client() as client:
         client.get("/healthz", params={"probe": "access-log"})
-    lines = [
-        msgspec.json.decode(line)
-        for line in api.log.read_text().splitlines()
-        if line.startswith("{") and '"serving.access"' in line
-    ]
+    deadline = time.monotonic() + 10
+    while True:
+        lines = [
+            msgspec.json.decode(line)
+            for line in api.log.read_text().splitlines()
+            if line.startswith("{") and '"serving.access"' in line
+        ]
+        if any(entry["path"] == "/healthz" for entry in lines) or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
     assert any(entry["path"] == "/healthz" and entry["status"] == 200 for entry in lines)
-    assert all({"ts", "method", "route", "durationMs"} <= set(entry) for entry in lines)
+    assert all({"ts", "method", "route", "status", "durationMs"} <= set(entry) for entry in lines)
