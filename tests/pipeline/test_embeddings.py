@@ -1,0 +1,258 @@
+"""The embeddings asset: training, import validation, version flip + retention, the sensor.
+
+The asset runs through Dagster in-process (``hot embed``) over a DuckDB warehouse whose
+marts are written here directly (a planted-taste engagement matrix), so no dbt run is needed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import lancedb
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import redis
+from dagster import (
+    AssetMaterialization,
+    DagsterInstance,
+    RunRequest,
+    SkipReason,
+    build_sensor_context,
+)
+
+from dagster_project.assets.ingest import RAW_KEYS
+from dagster_project.project import model_relation
+from dagster_project.sensors.embeddings import embeddings_sensor
+from hot import embedding_store, keys
+from hot.cli import main as hot_cli
+from hot.embeddings import EmbeddingsError, Interactions, import_vectors, run_embed
+from hot.runner import ensure_dagster_home
+from hot.settings import get_settings
+from hot.warehouse import connect
+
+TOPICS = 4
+VIDEOS_PER_TOPIC = 12
+USERS_PER_TOPIC = 30
+DIM = 16
+
+
+def _video(topic: int, n: int) -> str:
+    return f"v_{topic}_{n:02d}"
+
+
+def _user(topic: int, n: int) -> str:
+    return f"u_{topic}_{n:02d}"
+
+
+def write_marts(duckdb_path: Path, seed: int = 3) -> None:
+    """The two marts the asset reads: users engage mostly with their one topic's videos."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for topic in range(TOPICS):
+        for n in range(USERS_PER_TOPIC):
+            mine = rng.choice(VIDEOS_PER_TOPIC, size=6, replace=False)
+            picks = [(topic, int(v)) for v in mine]
+            picks.append((int(rng.integers(TOPICS)), int(rng.integers(VIDEOS_PER_TOPIC))))
+            for t, v in set(picks):
+                watch = float(rng.choice([60.0, 900.0]))
+                rows.append((_user(topic, n), _video(t, v), 1.0 + watch / 60, watch,
+                             1_775_980_800.0 - float(rng.integers(86_400)), False))
+    rows.append(("c_1", _video(0, 0), 0.0, 0.0, None, True))  # the creator's own pair
+    interactions = model_relation("fct_user_video_interactions")
+    videos = model_relation("dim_videos")
+    con = connect(duckdb_path)
+    try:
+        for relation in (interactions, videos):
+            con.execute(f"create schema if not exists {relation.split('.')[0]}")
+        con.execute(
+            f"create table {interactions} (user_id varchar, video_id varchar, "
+            "interaction_weight double, watch_sec double, last_event_epoch double, "
+            "is_creator boolean)"
+        )
+        con.executemany(f"insert into {interactions} values (?, ?, ?, ?, ?, ?)", rows)
+        con.execute(f"create table {videos} (video_id varchar)")
+        con.executemany(
+            f"insert into {videos} values (?)",
+            [(_video(t, v),) for t in range(TOPICS) for v in range(VIDEOS_PER_TOPIC)],
+        )
+    finally:
+        con.close()
+
+
+@pytest.fixture
+def warehouse(hot_env: Path) -> Path:
+    """A data dir with the marts written and a Dagster home; returns the data dir."""
+    hot_env.mkdir(parents=True, exist_ok=True)
+    write_marts(hot_env / "warehouse.duckdb")
+    ensure_dagster_home()
+    return hot_env
+
+
+def _vectors(db_dir: Path, version: str, table: str) -> dict[str, np.ndarray]:
+    name = (embedding_store.users_table if table == "users" else embedding_store.videos_table)
+    rows = lancedb.connect(str(db_dir)).open_table(name(version)).to_arrow().to_pylist()
+    return {r["id"]: np.asarray(r["vector"], dtype=np.float64) for r in rows}
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / np.linalg.norm(v)
+
+
+def test_learned_embeddings_separate_tastes_and_versions_flip(
+    warehouse: Path, redis_client: redis.Redis
+) -> None:
+    first = run_embed()
+    assert first.success, first.error
+    meta = first.metadata
+    version = meta["version"]
+    assert redis_client.get(keys.EMBEDDINGS_VERSION) == version.encode()
+    assert meta["method"] == "truncated_svd" and meta["dimension"] == DIM
+    assert meta["users"] == TOPICS * USERS_PER_TOPIC  # the creator's own pair counts for nothing
+    assert meta["videos"] == TOPICS * VIDEOS_PER_TOPIC
+    assert 0.0 < meta["explained_variance"] <= 1.0
+    assert meta["previous_version"] == ""
+
+    db_dir = warehouse / "lancedb"
+    users, videos = _vectors(db_dir, version, "users"), _vectors(db_dir, version, "videos")
+    assert {v.shape for v in users.values()} == {(DIM,)}
+    gaps = []
+    for user, vector in users.items():
+        cosine = {video: float(_unit(vector) @ _unit(v)) for video, v in videos.items()}
+        topic = user.split("_")[1]
+        own = [c for video, c in cosine.items() if video.split("_")[1] == topic]
+        gaps.append(np.mean(own) - np.mean([c for c in cosine.values() if c not in own]))
+    assert np.mean(np.array(gaps) > 0) > 0.95  # the planted tastes are recovered
+    assert np.mean(gaps) > 0.3
+
+    watched = lancedb.connect(str(db_dir)).open_table(
+        embedding_store.users_table(version)).to_arrow().to_pylist()
+    assert any(r["watched"] for r in watched)  # 900 s pairs count as heavily watched
+
+    published = [version]
+    for _ in range(3):
+        result = run_embed()
+        assert result.success, result.error
+        assert result.metadata["previous_version"] == published[-1]
+        published.append(result.metadata["version"])
+    assert published == sorted(published)
+    assert redis_client.get(keys.EMBEDDINGS_VERSION) == published[-1].encode()
+    assert embedding_store.versions(db_dir) == published[-embedding_store.VERSIONS_RETAINED:]
+
+
+def test_the_pointer_never_moves_back_to_an_older_version(redis_client: redis.Redis) -> None:
+    old, new = embedding_store.new_version(), embedding_store.new_version()
+    assert embedding_store.flip(redis_client, new) is None
+    with pytest.raises(embedding_store.StaleVersion):
+        embedding_store.flip(redis_client, old)
+    assert embedding_store.current_version(redis_client) == new
+
+
+def _parquet(path: Path, rows: list[tuple[str, str, list[float] | None]]) -> Path:
+    pq.write_table(pa.table({
+        "kind": [r[0] for r in rows],
+        "id": [r[1] for r in rows],
+        "vector": pa.array([r[2] for r in rows], pa.list_(pa.float64())),
+    }), path)
+    return path
+
+
+def _good_rows() -> list[tuple[str, str, list[float] | None]]:
+    rng = np.random.default_rng(5)
+    rows: list[tuple[str, str, list[float] | None]] = [
+        ("video", _video(t, v), rng.normal(size=DIM).tolist())
+        for t in range(TOPICS) for v in range(VIDEOS_PER_TOPIC)
+    ]
+    rows += [("user", _user(t, 0), rng.normal(size=DIM).tolist()) for t in range(TOPICS)]
+    return rows
+
+
+def test_imported_vectors_are_published(warehouse: Path, redis_client: redis.Redis) -> None:
+    path = _parquet(warehouse / "vectors.parquet", _good_rows())
+    assert hot_cli(["embed", "--vectors", str(path)]) == 0
+    version = embedding_store.current_version(redis_client)
+    assert version is not None
+    users = _vectors(warehouse / "lancedb", version, "users")
+    expected = {r[1]: np.asarray(r[2]) for r in _good_rows() if r[0] == "user"}
+    assert users.keys() == expected.keys()
+    for user, vector in users.items():
+        assert np.allclose(vector, expected[user], atol=1e-6)
+
+
+BAD_FILES = {
+    "wrong dimension": (lambda rows: [*rows[:3], ("video", rows[3][1], [0.5] * (DIM - 1)),
+                                      *rows[4:]], "vector dimension must be 16"),
+    "NaN": (lambda rows: [*rows[:-1], ("user", rows[-1][1], [float("nan")] * DIM)],
+            "NaN or infinite values (user u_3_00)"),
+    "unknown video": (lambda rows: [*rows, ("video", "v_nope", [1.0] * DIM)],
+                      "unknown video id(s) not in the catalogue: v_nope"),
+    "unknown user": (lambda rows: [*rows, ("user", "u_ghost", [1.0] * DIM)],
+                     "unknown user id(s) with no counted interactions: u_ghost"),
+    "bad kind": (lambda rows: [*rows, ("creator", "c_1", [1.0] * DIM)],
+                 "kind must be 'user' or 'video'"),
+    "duplicate": (lambda rows: [*rows, rows[0]], f"duplicate id (video {_video(0, 0)})"),
+    "zero vector": (lambda rows: [*rows[:-1], ("user", rows[-1][1], [0.0] * DIM)],
+                    "zero vectors have no direction"),
+    "null vector": (lambda rows: [*rows[:-1], ("user", rows[-1][1], None)], "has no vector"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_FILES))
+def test_bad_vectors_are_refused_with_a_clear_message(tmp_path: Path, case: str) -> None:
+    rows = _good_rows()
+    known = Interactions(
+        user_ids=np.array([r[1] for r in rows if r[0] == "user"]),
+        video_ids=np.array([_video(0, 0)] * 4), weight=np.ones(4), watch_sec=np.zeros(4),
+        last_epoch=np.zeros(4), known_videos=frozenset(r[1] for r in rows if r[0] == "video"),
+    )
+    mutate, message = BAD_FILES[case]
+    path = _parquet(tmp_path / "bad.parquet", mutate(rows))
+    with pytest.raises(EmbeddingsError) as refused:
+        import_vectors(path, DIM, known)
+    assert message in str(refused.value)
+    assert str(path) in str(refused.value)
+
+
+def test_a_refused_import_fails_the_run_and_keeps_the_current_version(
+    warehouse: Path, redis_client: redis.Redis, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run_embed().success
+    before = embedding_store.current_version(redis_client)
+    mutate, message = BAD_FILES["NaN"]
+    path = _parquet(warehouse / "bad.parquet", mutate(_good_rows()))
+    assert hot_cli(["embed", "--vectors", str(path)]) == 1
+    assert message in capsys.readouterr().err
+    assert embedding_store.current_version(redis_client) == before
+    assert embedding_store.versions(warehouse / "lancedb") == [before]
+
+
+def test_sensor_refreshes_after_n_ingested_batches(
+    hot_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOT_EMBED_EVERY_BATCHES", "5")
+    get_settings.cache_clear()
+
+    def ingested(instance: DagsterInstance, source: str, files: int) -> None:
+        instance.report_runless_asset_event(
+            AssetMaterialization(asset_key=RAW_KEYS[source], metadata={"files": files}))
+
+    def tick(instance: DagsterInstance, cursor: str | None) -> tuple[object, str | None]:
+        context = build_sensor_context(instance=instance, cursor=cursor)
+        return embeddings_sensor(context), context.cursor
+
+    with DagsterInstance.ephemeral() as instance:
+        result, cursor = tick(instance, None)
+        assert isinstance(result, SkipReason)
+        ingested(instance, "events", 3)
+        ingested(instance, "videos", 1)
+        result, cursor = tick(instance, cursor)
+        assert isinstance(result, SkipReason) and "4 new batch(es)" in str(result.skip_message)
+        result, cursor = tick(instance, cursor)  # nothing new: still 4, counted once
+        assert isinstance(result, SkipReason) and "4 new batch(es)" in str(result.skip_message)
+        ingested(instance, "events", 2)
+        result, cursor = tick(instance, cursor)
+        assert isinstance(result, RunRequest)
+        assert result.tags["hot/batches"] == "6"
+        result, cursor = tick(instance, cursor)  # the count starts again after a launch
+        assert isinstance(result, SkipReason) and "0 new batch(es)" in str(result.skip_message)
