@@ -14,8 +14,10 @@ DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt"
 
 
 def dbt_env() -> None:
-    """Point dbt's profile at the current settings' DuckDB file (`env_var` in profiles.yml)."""
-    os.environ["HOT_DUCKDB_PATH"] = str(get_settings().duckdb_path)
+    """Export what dbt reads with `env_var`: the DuckDB file and the snapshot size."""
+    settings = get_settings()
+    os.environ["HOT_DUCKDB_PATH"] = str(settings.duckdb_path)
+    os.environ["HOT_TOP_N"] = str(settings.top_n)
     os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
 
 

@@ -2,7 +2,6 @@
 
 
 import json
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,20 +18,33 @@ class DbtBuildConfig(Config):
     now_epoch: float = 0.0
 
 
-def build_vars(now_epoch: float) -> dict[str, Any]:
-    """dbt vars of one build: the scoring instant and the deployment's top N."""
-    return {"now_epoch": now_epoch or time.time(), "top_n": get_settings().top_n}
+FULL_SCAN_TESTS = "resource_type:test,tag:full_scan"
+"""dbt data tests over whole-history tables: run in CI and by operators, not every pass."""
 
 
-@dbt_assets(manifest=ensure_manifest(), project=dbt_project)
+def build_args(now_epoch: float) -> list[str]:
+    """`dbt build` arguments of one pass.
+
+    Vars are passed only to pin the scoring instant (tests, replays): any ``--vars`` change
+    forces dbt to re-parse the whole project, so a normal pass scores at the run's start
+    time (``run_started_at``) and reads ``top_n`` from ``HOT_TOP_N``. dbt unit tests pin
+    the model logic in CI (tests/dbt); a pass runs the models and their data tests (asset
+    checks) only, minus the whole-history scans (``FULL_SCAN_TESTS``), so a pass costs
+    what its batch costs.
+    """
+    args = ["build", "--exclude-resource-type", "unit_test", "--exclude", FULL_SCAN_TESTS]
+    if now_epoch:
+        args += ["--vars", json.dumps({"now_epoch": now_epoch})]
+    return args
+
+
+@dbt_assets(manifest=ensure_manifest(), project=dbt_project, exclude=FULL_SCAN_TESTS)
 def hot_dbt_assets(
     context: AssetExecutionContext, dbt: DbtCliResource, config: DbtBuildConfig
 ) -> Iterator[Any]:
     """`dbt build` of the selected models: incremental scores, marts, unit and data tests."""
     dbt_env()
-    dbt_vars = build_vars(config.now_epoch)
-    context.log.info(f"dbt vars: {dbt_vars}")
-    # dbt unit tests pin the model logic in CI (tests/dbt); a production pass runs the
-    # models and their data tests (reported as asset checks) only.
-    args = ["build", "--exclude-resource-type", "unit_test", "--vars", json.dumps(dbt_vars)]
-    yield from dbt.cli(args, context=context).stream()
+    # One target dir per deployment: dbt's partial parse state carries over between passes.
+    target = get_settings().data_dir / "dbt_target"
+    invocation = dbt.cli(build_args(config.now_epoch), context=context, target_path=target)
+    yield from invocation.stream()

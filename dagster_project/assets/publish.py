@@ -45,7 +45,7 @@ def hot_snapshot(
         ).fetchall()
         queue = con.execute(
             f"select {cols}, moderation_status from {model_relation('fct_review_queue')} "
-            "order by hot_score desc, video_id"
+            "order by rank"
         ).fetchall()
         statuses = con.execute(
             f"select video_id, moderation_status from {model_relation('dim_videos')}"

@@ -1,3 +1,4 @@
+{{ config(tags=['full_scan']) }}
 -- int_counted_events: every (video, user, like|share) key that has ledger rows has exactly one
 -- counted winner (its +1/-1 rows net to 1), and every event nets to 0 (displaced) or 1.
 select 'pair' as level, video_id, user_id, event_type, cast(null as {{ dbt.type_string() }}) as event_id,
