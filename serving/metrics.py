@@ -8,6 +8,7 @@ aggregates all of them; the variable must be set before ``prometheus_client`` is
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import time
 
@@ -89,6 +90,6 @@ async def metrics_endpoint(state: State) -> Response[bytes]:
     with contextlib.suppress(FeedError):
         await feed.current()
     view = feed.last_current
-    if view is not None:
+    if view is not None and math.isfinite(view.generated_epoch):
         SNAPSHOT_AGE.set(max(time.time() - view.generated_epoch, 0.0))
     return Response(_exposition(), media_type=CONTENT_TYPE_LATEST)

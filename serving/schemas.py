@@ -97,4 +97,5 @@ class Readiness(msgspec.Struct, frozen=True):
     status: Literal["ready"]
     snapshotId: str
     generatedAt: str
-    ageSec: float
+    ageSec: float | None
+    """Seconds since ``generatedAt`` (None if the snapshot's timestamp is unreadable)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 
 from litestar import get
@@ -32,9 +33,10 @@ async def readyz(feed: FeedCache) -> Readiness:
     if served.stale:
         raise unavailable("unavailable", "redis is unreachable")
     view = served.view
+    age = time.time() - view.generated_epoch
     return Readiness(
         status="ready",
         snapshotId=view.snapshot_id,
         generatedAt=view.generated_at,
-        ageSec=round(max(time.time() - view.generated_epoch, 0.0), 3),
+        ageSec=round(max(age, 0.0), 3) if math.isfinite(age) else None,
     )
