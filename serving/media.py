@@ -1,7 +1,7 @@
 """Generated artwork for the demo catalogue: SVG thumbnails and avatars derived from an id.
 
-The same id always gives the same bytes (colours, shapes and label come from a hash of the
-id), so the images can be cached for a year and the page needs no internet.
+The same id always gives the same bytes (colours and shapes come from a hash of the id),
+so the images can be cached for a year and the page needs no internet.
 """
 
 from __future__ import annotations
@@ -23,12 +23,6 @@ def _hsl(hue: float, saturation: int, lightness: int) -> str:
     return f"hsl({hue % 360:.0f} {saturation}% {lightness}%)"
 
 
-def _label(media_id: str) -> str:
-    """A short label: the id without its ``v_``/``c_``-style prefix and leading zeros."""
-    tail = media_id.split("_", 1)[-1] if "_" in media_id else media_id
-    return (tail.lstrip("0") or "0")[:8]
-
-
 @lru_cache(maxsize=4096)
 def thumbnail_svg(video_id: str) -> bytes:
     """A 16:9 thumbnail: a two-colour gradient, soft shapes, a play button and the id."""
@@ -45,7 +39,7 @@ def thumbnail_svg(video_id: str) -> bytes:
             f'<circle cx="{cx}" cy="{cy}" r="{r}" fill="#fff" fill-opacity="0.{10 + i * 4}"/>'
         )
     wave_y = 250 + d[12] % 60
-    label = escape(_label(video_id))
+    label = escape(video_id[:24])
     svg = f"""<svg xmlns="http://www.w3.org/2000/svg" width="640" height="360" \
 viewBox="0 0 640 360" role="img" aria-label="thumbnail {escape(video_id)}">
 <defs><linearGradient id="g" x1="0" y1="0" x2="{x2}" y2="{y2}">
@@ -60,8 +54,8 @@ fill="#000" fill-opacity="0.18"/>
 <rect width="640" height="360" fill="url(#s)"/>
 <circle cx="320" cy="170" r="46" fill="#000" fill-opacity="0.35"/>
 <path d="M306 146 L342 170 L306 194 Z" fill="#fff"/>
-<text x="24" y="334" font-family="DejaVu Sans Mono, monospace" font-size="26" \
-font-weight="700" fill="#fff" fill-opacity="0.85">#{label}</text>
+<text x="616" y="40" text-anchor="end" font-family="DejaVu Sans Mono, monospace" \
+font-size="22" font-weight="700" fill="#fff" fill-opacity="0.6">{label}</text>
 </svg>"""
     return svg.encode()
 

@@ -39,6 +39,8 @@ Status = Literal["approved", "pending_review", "restricted", "removed"]
 STATUSES: tuple[str, ...] = ("approved", "pending_review", "restricted", "removed")
 TAKEDOWN_STATUSES = frozenset({"removed", "restricted"})
 IDEMPOTENCY_TTL_SEC = 24 * 3600
+CLAIM_TTL_SEC = 60
+"""A claim not completed within this time (the worker died mid-request) frees the key."""
 MAX_VIDEO_ID = 128
 MAX_REASON = 500
 MAX_IDEMPOTENCY_KEY = 200
@@ -143,17 +145,18 @@ class Moderation:
     async def decide(self, sub: str, body: DecisionIn, idempotency_key: str | None) -> Outcome:
         """Record ``body`` by ``sub``; with a key, a retry returns the first outcome.
 
-        The key is claimed with SET NX (24 h TTL) before anything is written; the same key
-        with another body (or user) is 409 ``idempotency_conflict``, and while the first
-        request is still being recorded 409 ``idempotency_in_progress``. A failed attempt
-        releases its claim so the client can retry.
+        The key is claimed with SET NX before anything is written and keeps the response
+        for 24 h once recorded; the same key with another body (or user) is 409
+        ``idempotency_conflict``, and while the first request is still being recorded 409
+        ``idempotency_in_progress``. A failed attempt releases its claim, and a claim left
+        by a dead worker expires after ``CLAIM_TTL_SEC``, so the client can retry.
         """
         if idempotency_key is None:
             return Outcome(await self._record(sub, body), replayed=False)
         key = keys.idempotency(idempotency_key)
         fingerprint = _fingerprint(sub, body)
         claim = _encode(_Stored(fingerprint=fingerprint))
-        if not await self._redis.set(key, claim, nx=True, ex=IDEMPOTENCY_TTL_SEC):
+        if not await self._redis.set(key, claim, nx=True, ex=CLAIM_TTL_SEC):
             return _replay(await self._redis.get(key), fingerprint)
         try:
             decision = await self._record(sub, body)

@@ -374,17 +374,33 @@
         stats(item.stats)));
   }
 
-  /** Replace a list's children, reusing nodes of unchanged items (no image reloads). */
-  function renderList(list, items, build, key = (item) => `${item.videoId}:${item.rank}`) {
-    const old = new Map([...list.children].map((node) => [node.dataset.key, node]));
+  /** Replace a list's children, reusing nodes of unchanged items (no image reloads);
+      with ``animate``, items glide from their old to their new place. */
+  function renderList(list, items, build, { animate = false } = {}) {
+    const old = new Map();
+    const before = new Map();
+    for (const node of list.children) {
+      old.set(node.dataset.key, node);
+      if (animate) before.set(node.dataset.videoId, node.getBoundingClientRect());
+    }
     const nodes = items.map((item) => {
-      const k = key(item) + ":" + JSON.stringify(item);
-      const node = old.get(k) || build(item);
-      node.dataset.key = k;
+      const key = JSON.stringify(item);
+      const node = old.get(key) || build(item);
+      node.dataset.key = key;
       return node;
     });
     list.replaceChildren(...nodes);
     list.setAttribute("aria-busy", "false");
+    for (const node of animate ? nodes : []) {
+      const from = before.get(node.dataset.videoId);
+      const to = node.getBoundingClientRect();
+      if (from && (from.left !== to.left || from.top !== to.top)) {
+        node.animate(
+          [{ transform: `translate(${from.left - to.left}px, ${from.top - to.top}px)` }, { transform: "none" }],
+          { duration: 700, easing: "cubic-bezier(.2,.7,.2,1)" },
+        );
+      }
+    }
   }
 
   window.Hot = {

@@ -4,7 +4,7 @@
   const H = window.Hot;
   const $ = H.$;
   const LIMIT = 20;
-  const pollSeconds = Number(new URLSearchParams(location.search).get("poll")) || 15;
+  const pollSeconds = Number(new URLSearchParams(location.search).get("poll")) || 10;
   const POLL_MS = Math.max(pollSeconds, 1) * 1000;
 
   /* snapshot: the snapshotId every page of this reading session is pinned to. */
@@ -25,8 +25,9 @@
     state.loading = true;
     $("feed").setAttribute("aria-busy", "true");
     try {
-      show(await H.api(url(state)));
+      const response = await H.api(url(state));
       H.hideNotice();
+      show(response);
     } catch (error) {
       failed(error);
     } finally {
@@ -47,7 +48,7 @@
     H.showError(error, () => load());
   }
 
-  function show({ data, etag }) {
+  function show({ data, etag }, { animate = false } = {}) {
     state.snapshot = data.snapshotId;
     state.etag = etag;
     const { total, offset } = data.paging;
@@ -56,7 +57,7 @@
       load();
       return;
     }
-    H.renderList($("feed"), data.items, H.feedCard);
+    H.renderList($("feed"), data.items, H.feedCard, { animate });
     $("feed-meta").textContent =
       `${total.toLocaleString("en-US")} videos · updated ${H.fmt.ago(data.generatedAt)}`;
     $("feed-meta").title = `Snapshot ${data.snapshotId}, generated ${H.fmt.time(data.generatedAt)}`;
@@ -76,14 +77,18 @@
   }
 
   /* Polling: a takedown changes the pinned page (re-rendered in place, nodes kept); a newer
-     snapshot only raises the "new items" pill — the list never reorders under the reader. */
+     snapshot only raises the "new items" pill — the list never reorders under the reader,
+     unless they switched "Live updates" on (then items glide to their new places). */
   async function poll() {
     if (document.hidden || state.loading || !state.snapshot || !H.session.token()) return;
     try {
       const pinned = await H.api(url(state), { etag: state.etag });
       if (pinned.status === 200 && !state.loading) show(pinned);
       const latest = await H.api(url({ type: state.type, offset: 0, limit: 1 }));
-      if (latest.data.snapshotId !== state.snapshot) {
+      if (latest.data.snapshotId === state.snapshot) return;
+      if ($("live-toggle").checked) {
+        await applyLatest();
+      } else {
         $("new-pill-text").textContent = "New items — refresh";
         $("new-pill").hidden = false;
       }
@@ -95,6 +100,13 @@
         failed(error);
       }
     }
+  }
+
+  /** Move this page to the newest snapshot in place (Live updates). */
+  async function applyLatest() {
+    const response = await H.api(url({ type: state.type, offset: state.offset }));
+    $("new-pill").hidden = true;
+    show(response, { animate: true });
   }
 
   function go(offset) {
@@ -118,6 +130,13 @@
   $("new-pill").addEventListener("click", () => {
     load({ fresh: true });
     window.scrollTo({ top: 0, behavior: "smooth" });
+  });
+
+  const live = $("live-toggle");
+  live.checked = localStorage.getItem("hot.live") === "1";
+  live.addEventListener("change", () => {
+    localStorage.setItem("hot.live", live.checked ? "1" : "0");
+    if (live.checked && !$("new-pill").hidden) applyLatest().catch(failed);
   });
 
   H.start(() => load({ fresh: true }));

@@ -126,13 +126,12 @@
       el("span", { class: "mod-rank" }, String(item.rank)),
       H.image(item.thumbnailUrl, H.thumbFallback(item.videoId), { class: "mod-thumb", width: 128, height: 72 }),
       el("div", { class: "mod-info" },
-        el("strong", { class: "title" }, item.title),
+        el("div", { class: "mod-title" }, el("strong", { class: "title" }, item.title), badge(status)),
         el("div", { class: "mod-sub" }, H.creator(item.creator),
           el("code", { class: "video-id" }, item.videoId)),
         H.stats(item.stats)),
       el("div", { class: "mod-score" },
         el("b", {}, H.fmt.score(item.hotScore)), el("small", {}, view.scoreLabel)),
-      badge(status),
       el("div", { class: "mod-actions" }, view.actions.map((kind) => actionButton(kind, item))));
   }
 
