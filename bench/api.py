@@ -98,7 +98,7 @@ def start_api(workdir: Path, redis_url: str, workers: int, secret: str) -> tuple
     log = (workdir / "api.log").open("wb")
     process = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=log, stderr=log)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120
     while True:
         try:
             if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
@@ -107,7 +107,7 @@ def start_api(workdir: Path, redis_url: str, workers: int, secret: str) -> tuple
             pass
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
-            raise SystemExit(f"the API did not start; see {workdir / 'api.log'}")
+            raise SystemExit("the API did not start:\n" + (workdir / "api.log").read_text()[-3000:])
         time.sleep(0.2)
 
 
