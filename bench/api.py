@@ -7,9 +7,12 @@ connections,
   1. ``GET /api/v1/hot?type=global&limit=20`` with a bearer token and the feature flag;
   2. ``GET /bench/bare``: the same app and middleware returning the identical bytes from
      memory (no auth, flag, Redis round trip or paging);
+  3. ``GET /api/v1/hot?type=personal&limit=20`` for ``PERSONAL_USERS`` users in turn (wrk Lua
+     script), with LanceDB embeddings published for the snapshot (10% of users have none);
 
 alternating the two for ``--rounds`` rounds, and prints requests/s and p50/p99 latency
-(median over rounds) of each and the ratio hot/bare. Goals: ratio >= 0.8, p99 <= 10 ms.
+(median over rounds) of each and the ratio hot/bare. Goals: ratio >= 0.8, p99 <= 10 ms;
+personal/global requests/s >= 0.5, personal p99 <= 20 ms.
 
 Usage: python bench/api.py [--workers 1] [--duration 8] [--connections 64] [--rounds 3]
 Needs ``wrk`` (apt-get install wrk).
@@ -32,11 +35,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+import numpy as np
 import redis
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from hot import embedding_store  # noqa: E402
+from hot.embeddings import EmbeddingSet  # noqa: E402
 from hot.redis_server import EmbeddedRedis, free_port  # noqa: E402
 from hot.settings import get_settings  # noqa: E402
 from hot.snapshot import Snapshot, SnapshotItem, new_snapshot_id, publish_snapshot  # noqa: E402
@@ -44,6 +50,8 @@ from serving.auth import mint_token  # noqa: E402
 
 HOT_PATH = "/api/v1/hot?type=global&limit=20"
 BARE_PATH = "/bench/bare"
+PERSONAL_PATH = "/api/v1/hot?type=personal&limit=20"
+PERSONAL_USERS = 1000
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
 
 
@@ -83,6 +91,34 @@ def snapshot_items(count: int = 1000, creators: int = 300, seed: int = 1) -> lis
     return items
 
 
+def publish_embeddings(data_dir: Path, redis_url: str, items: list[SnapshotItem]) -> None:
+    """Random 16-d vectors for the snapshot's videos and 90% of ``PERSONAL_USERS`` users."""
+    rng = np.random.default_rng(3)
+    users = [f"bench_u{i:04d}" for i in range(PERSONAL_USERS * 9 // 10)]
+    videos = [i.video_id for i in items]
+    embeddings = EmbeddingSet(
+        users=users, user_vectors=rng.normal(size=(len(users), 16)).astype(np.float32),
+        videos=videos, video_vectors=rng.normal(size=(len(videos), 16)).astype(np.float32),
+        watched={u: list(rng.choice(videos, size=5)) for u in users}, metadata={},
+    )
+    version = embedding_store.new_version()
+    embedding_store.write_version(data_dir / "lancedb", version, embeddings)
+    embedding_store.flip(redis.Redis.from_url(redis_url), version)
+
+
+def personal_script(workdir: Path, tokens: list[str]) -> Path:
+    """A wrk Lua script sending ``PERSONAL_PATH`` with each token in turn."""
+    quoted = ",".join(f'"{t}"' for t in tokens)
+    script = workdir / "personal.lua"
+    script.write_text(
+        f"local tokens = {{{quoted}}}\nlocal i = 0\n"
+        "request = function()\n  i = i + 1\n"
+        f'  return wrk.format("GET", "{PERSONAL_PATH}", {{["X-Feature-Flag"] = "hot_enabled=1",'
+        ' ["Authorization"] = "Bearer " .. tokens[i % #tokens + 1]})\nend\n'
+    )
+    return script
+
+
 def start_api(workdir: Path, redis_url: str, workers: int, secret: str) -> tuple:
     """Start ``serve()`` in a child process; returns (process, base URL)."""
     port = free_port()
@@ -116,9 +152,12 @@ def _ms(value: str) -> float:
     return float(number) * _UNITS[unit]
 
 
-def run_wrk(url: str, headers: dict[str, str], seconds: int, connections: int) -> Result:
-    """Load ``url`` with wrk (one thread) and parse its --latency report."""
+def run_wrk(
+    url: str, headers: dict[str, str], seconds: int, connections: int, script: Path | None = None
+) -> Result:
+    """Load ``url`` with wrk (one thread, optional Lua ``script``), parse its --latency report."""
     args = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    args += ["-s", str(script)] if script else []
     for name, value in headers.items():
         args += ["-H", f"{name}: {value}"]
     out = subprocess.run([*args, url], check=True, capture_output=True, text=True).stdout
@@ -158,6 +197,7 @@ def main() -> None:
             now = datetime.now(UTC)
             snapshot = Snapshot(new_snapshot_id(now), now, snapshot_items())
             publish_snapshot(redis.Redis.from_url(store.url), snapshot)
+            publish_embeddings(workdir / "data", store.url, snapshot.items)
             process, url = start_api(workdir, store.url, args.workers, secret)
             os.environ.update(HOT_JWT_SECRET=secret, HOT_DATA_DIR=str(workdir / "data"))
             get_settings.cache_clear()
@@ -171,24 +211,36 @@ def main() -> None:
                 raise SystemExit("the bare endpoint does not return the hot endpoint's bytes")
             run_wrk(url + HOT_PATH, hot_headers, 2, args.connections)  # warm-up
             run_wrk(url + BARE_PATH, {}, 2, args.connections)
-            hot, bare = [], []
+            script = personal_script(workdir, [
+                mint_token(get_settings(), sub=f"bench_u{i:04d}", ttl=3600)
+                for i in range(PERSONAL_USERS)
+            ])
+            personal_body = httpx.get(url + PERSONAL_PATH, headers={
+                **hot_headers,
+                "Authorization": f"Bearer {mint_token(get_settings(), sub='bench_u0000')}",
+            }).json()
+            if not personal_body.get("personalized"):
+                raise SystemExit("type=personal is not personalized: embeddings not served")
+            hot, bare, personal = [], [], []
             for _ in range(args.rounds):
                 hot.append(run_wrk(url + HOT_PATH, hot_headers, args.duration, args.connections))
                 bare.append(run_wrk(url + BARE_PATH, {}, args.duration, args.connections))
+                personal.append(run_wrk(url + PERSONAL_PATH, {}, args.duration,
+                                        args.connections, script))
         finally:
             if process is not None:
                 process.terminate()
                 process.wait(timeout=15)
             store.stop()
 
-    hot_m, bare_m = _median(hot), _median(bare)
+    hot_m, bare_m, personal_m = _median(hot), _median(bare), _median(personal)
     print(
         f"snapshot: 1000 items; body {len(hot_body)} bytes; workers={args.workers}; "
         f"wrk -t1 -c{args.connections}, {args.rounds} x {args.duration}s each (median); "
         f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs"
     )
     print(f"{'endpoint':<36}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'non-2xx':>9}")
-    for name, result in ((HOT_PATH, hot_m), (BARE_PATH, bare_m)):
+    for name, result in ((HOT_PATH, hot_m), (BARE_PATH, bare_m), (PERSONAL_PATH, personal_m)):
         print(
             f"{name:<36}{result.rps:>10.0f}{result.p50_ms:>10.2f}{result.p99_ms:>10.2f}"
             f"{result.errors:>9}"
@@ -196,6 +248,9 @@ def main() -> None:
     ratio = hot_m.rps / bare_m.rps
     print(f"ratio hot/bare requests/s: {ratio:.2f} (goal >= 0.80)")
     print(f"hot p99: {hot_m.p99_ms:.2f} ms (goal <= 10 ms)")
+    print(f"ratio personal/global requests/s: {personal_m.rps / hot_m.rps:.2f} (goal >= 0.50); "
+          f"personal p99: {personal_m.p99_ms:.2f} ms (goal <= 20 ms); "
+          f"{PERSONAL_USERS} users in turn, 10% without a vector")
     print("per round (hot req/s / bare req/s): " + ", ".join(
         f"{h.rps:.0f}/{b.rps:.0f}" for h, b in zip(hot, bare, strict=True)
     ))

@@ -19,7 +19,9 @@ Caches (per worker process):
 - per (snapshot, takedown version, embeddings version): the candidates' unit vectors as one
   ``n x d`` matrix, read from LanceDB once (one ``id IN (...)`` query);
 - per (embeddings version, user): the user's unit vector and watched list (or "no
-  vector"), an LRU with a ``USER_TTL_SEC`` TTL; one indexed LanceDB lookup on a miss.
+  vector"), an LRU with a ``USER_TTL_SEC`` TTL. Misses are batched: the users missed during
+  one event-loop turn are read with one indexed ``id IN (...)`` query (a version flip makes
+  every active user miss at once).
 
 A request resolves the version once and uses it for both the matrix and the user vector,
 so a flip in the middle of a request never mixes versions; the previous version's tables
@@ -41,7 +43,7 @@ from typing import Any, TypeVar
 
 import lancedb
 import numpy as np
-from lancedb.expr import col, lit
+from lancedb.expr import col
 from redis.asyncio import Redis
 
 from hot import keys
@@ -58,8 +60,9 @@ T = TypeVar("T")
 
 POINTER_TTL_SEC = 1.0
 """How long the embeddings version read from Redis is used before it is re-read."""
-USER_TTL_SEC = 30.0
-"""How long a user's vector (or its absence) is cached."""
+USER_TTL_SEC = 60.0
+"""How long a user's vector (or its absence) is cached (entries are per version, which is
+immutable: the TTL only bounds how long a quiet user's entry holds memory)."""
 USER_CACHE_SIZE = 50_000
 CANDIDATE_CACHE_SIZE = 8
 LOG_EVERY_SEC = 10.0
@@ -127,6 +130,8 @@ class PersonalReranker:
         self._candidates: OrderedDict[Hashable, Candidates] = OrderedDict()
         self._users: OrderedDict[Hashable, tuple[float, UserVector | None]] = OrderedDict()
         self._inflight: dict[Hashable, asyncio.Future[Any]] = {}
+        self._user_batches: dict[str, dict[str, asyncio.Future[UserVector | None]]] = {}
+        self._flushes: set[asyncio.Task[None]] = set()
         self._last_warning = float("-inf")
 
     async def rerank(self, principal: Principal, view: FeedView) -> Ranking:
@@ -153,10 +158,11 @@ class PersonalReranker:
                        cache_key=f"{version}:{principal.sub}")
 
     async def aclose(self) -> None:
-        """Stop the background pointer read and close the Redis client (app shutdown)."""
-        if self._version_task is not None:
-            self._version_task.cancel()
-            await asyncio.gather(self._version_task, return_exceptions=True)
+        """Stop the background reads and close the Redis client (app shutdown)."""
+        tasks = [*self._flushes, *([self._version_task] if self._version_task else [])]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         if self._redis is not None:
             await self._redis.aclose(close_connection_pool=True)
 
@@ -247,23 +253,50 @@ class PersonalReranker:
         if cached is not None and cached[0] > now:
             self._users.move_to_end(key)
             return cached[1]
-        user = await self._shared(key, lambda: self._read_user(version, user_id))
+        user = await asyncio.shield(self._enqueue_user(version, user_id))
         self._users[key] = (now + USER_TTL_SEC, user)
         self._users.move_to_end(key)
         while len(self._users) > USER_CACHE_SIZE:
             self._users.popitem(last=False)
         return user
 
-    async def _read_user(self, version: str, user_id: str) -> UserVector | None:
+    def _enqueue_user(self, version: str, user_id: str) -> asyncio.Future[UserVector | None]:
+        batch = self._user_batches.get(version)
+        if batch is None:
+            batch = self._user_batches[version] = {}
+            task = asyncio.get_running_loop().create_task(self._flush_users(version))
+            self._flushes.add(task)
+            task.add_done_callback(self._flushes.discard)
+        future = batch.get(user_id)
+        if future is None:
+            future = batch[user_id] = asyncio.get_running_loop().create_future()
+        return future
+
+    async def _flush_users(self, version: str) -> None:
+        await asyncio.sleep(0)  # the misses of this loop turn join the batch
+        batch = self._user_batches.pop(version)
+        try:
+            found = await self._read_users(version, list(batch))
+        except Exception as exc:
+            for future in batch.values():
+                future.set_exception(exc)
+                future.exception()  # mark retrieved: the waiters may all have gone
+        else:
+            for user_id, future in batch.items():
+                future.set_result(found.get(user_id))
+
+    async def _read_users(self, version: str, user_ids: list[str]) -> dict[str, UserVector]:
         _, users = await self._open(version)
-        found = await (users.query().where(col("id") == lit(user_id))
-                       .select(["vector", "watched"]).limit(1).to_arrow())
-        if not found.num_rows:
-            return None
-        vector = unit_rows(_matrix(found))[0]
-        if not vector.any():
-            return None
-        return UserVector(vector=vector, watched=tuple(found["watched"][0].as_py() or ()))
+        found = await (users.query().where(col("id").isin(user_ids))
+                       .select(["id", "vector", "watched"]).to_arrow())
+        vectors = unit_rows(_matrix(found))
+        return {
+            user_id: UserVector(vector=vector, watched=tuple(watched or ()))
+            for user_id, vector, watched in zip(
+                found["id"].to_pylist(), vectors, found["watched"].to_pylist(), strict=True
+            )
+            if vector.any()
+        }
 
 
 def _dim(table: Any) -> int:
