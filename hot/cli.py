@@ -115,6 +115,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Everything up on embedded defaults until Ctrl-C."""
+    from hot.embeddings import run_embed
     from hot.runner import ensure_dagster_home, run_pipeline
     from hot.simulate import Simulator
 
@@ -137,6 +138,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
         if not first.success:
             print(f"hot demo: the first pass failed: {first.error}", file=sys.stderr)
             return 1
+        embedded = run_embed()  # before the API starts, so it serves type=personal from LanceDB
+        if not embedded.success:
+            print(f"hot demo: no embeddings yet (type=personal serves the global order): "
+                  f"{embedded.error}", file=sys.stderr)
         env = dict(os.environ)
         children.append(subprocess.Popen(
             [sys.executable, "-m", "dagster", "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"),
