@@ -248,7 +248,7 @@ def _fingerprint(sub: str, body: DecisionIn) -> str:
     return hashlib.sha256(_encode([sub, body.videoId, body.status, body.reason])).hexdigest()
 
 
-def _replay(stored: bytes | None, fingerprint: str) -> Outcome:
+def _replay(stored: bytes | str | None, fingerprint: str) -> Outcome:
     if stored is None:  # expired between SET NX and GET: the key is free again
         raise ApiError(
             409, "idempotency_in_progress", "retry the request", headers={"Retry-After": "1"}

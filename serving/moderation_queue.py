@@ -67,7 +67,7 @@ async def _snapshot_id(redis: Redis, pinned: str | None) -> str:
     current = await redis.get(keys.CURRENT)
     if current is None:
         raise unavailable("no_snapshot", "no snapshot has been published yet")
-    return current.decode()
+    return current.decode() if isinstance(current, bytes) else current
 
 
 async def review_queue(redis: Redis, query: HotQuery) -> ReviewQueue:

@@ -207,6 +207,10 @@
 
   function wireSignIn() {
     const devForm = $("dev-login-form");
+    if (devForm && document.body.dataset.page === "moderate") {
+      devForm.elements.sub.value = "moderator-1";
+      devForm.elements.moderator.checked = true;
+    }
     if (devForm) {
       devForm.addEventListener("submit", async (event) => {
         event.preventDefault();

@@ -63,8 +63,9 @@ def hot_environment(data_dir: Path, redis_url: str) -> Iterator[Settings]:
 def _dump(client: redis.Redis) -> list[tuple[bytes, int, bytes]]:
     dump = []
     for key in client.scan_iter(count=1000):
-        ttl = client.pttl(key)
-        dump.append((key, max(ttl, 0), client.dump(key)))
+        value = client.dump(key)
+        assert isinstance(value, bytes)
+        dump.append((key, max(client.pttl(key), 0), value))
     return dump
 
 

@@ -165,7 +165,10 @@ def test_paging_stays_on_one_snapshot_and_new_items_raise_a_pill(
 
     page.click("#prev")
     wait_for_cards(page, [i["videoId"] for i in first["items"]])
-    with page.expect_response(re.compile(r"/api/v1/hot\?")) as response:
+    with page.expect_response(
+        lambda r: "/api/v1/hot?" in r.url and "offset=0" in r.url and "snapshot=" not in r.url
+        and "limit=20" in r.url
+    ) as response:
         page.click("#new-pill")
     assert response.value.json()["snapshotId"] == newer
     expect(page.locator("#new-pill")).to_be_hidden()
