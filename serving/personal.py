@@ -158,13 +158,15 @@ class PersonalReranker:
                        cache_key=f"{version}:{principal.sub}")
 
     async def aclose(self) -> None:
-        """Stop the background reads and close the Redis client (app shutdown)."""
+        """Stop the background reads, close Redis and LanceDB (app shutdown)."""
         tasks = [*self._flushes, *([self._version_task] if self._version_task else [])]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         if self._redis is not None:
             await self._redis.aclose(close_connection_pool=True)
+        if self._db is not None:
+            self._db.close()
 
     def _warn(self, message: str) -> None:
         now = self._clock()
