@@ -8,7 +8,10 @@
   const POLL_MS = Math.max(pollSeconds, 1) * 1000;
 
   /* snapshot: the snapshotId every page of this reading session is pinned to. */
-  const state = { type: "global", offset: 0, snapshot: null, etag: null, loading: false };
+  const state = {
+    type: "global", offset: 0, snapshot: null, etag: null, loading: false, polling: false,
+    generation: 0, // bumped by every load: an answer to an older poll is dropped
+  };
 
   function url({ type, offset, limit = LIMIT, snapshot }) {
     const params = new URLSearchParams({ type, limit: String(limit), offset: String(offset) });
@@ -23,15 +26,17 @@
       $("new-pill").hidden = true;
     }
     state.loading = true;
+    const generation = (state.generation += 1);
     $("feed").setAttribute("aria-busy", "true");
     try {
       const response = await H.api(url(state));
+      if (generation !== state.generation) return; // a later load answers instead
       H.hideNotice();
       show(response);
     } catch (error) {
-      failed(error);
+      if (generation === state.generation) failed(error);
     } finally {
-      state.loading = false;
+      if (generation === state.generation) state.loading = false;
     }
   }
 
@@ -44,7 +49,7 @@
     $("feed").replaceChildren();
     $("pager").hidden = true;
     $("personal-note").hidden = true;
-    $("feed-meta").textContent = "";
+    $("feed-status").hidden = true;
     H.showError(error, () => load());
   }
 
@@ -58,6 +63,7 @@
       return;
     }
     H.renderList($("feed"), data.items, H.feedCard, { animate });
+    $("feed-status").hidden = false;
     $("feed-meta").textContent =
       `${total.toLocaleString("en-US")} videos · updated ${H.fmt.ago(data.generatedAt)}`;
     $("feed-meta").title = `Snapshot ${data.snapshotId}, generated ${H.fmt.time(data.generatedAt)}`;
@@ -80,12 +86,18 @@
      snapshot only raises the "new items" pill — the list never reorders under the reader,
      unless they switched "Live updates" on (then items glide to their new places). */
   async function poll() {
-    if (document.hidden || state.loading || !state.snapshot || !H.session.token()) return;
+    if (document.hidden || state.loading || state.polling || !state.snapshot || !H.session.token()) {
+      return;
+    }
+    const generation = state.generation;
+    const outdated = () => state.loading || state.generation !== generation;
+    state.polling = true;
     try {
       const pinned = await H.api(url(state), { etag: state.etag });
-      if (pinned.status === 200 && !state.loading) show(pinned);
+      if (outdated()) return;
+      if (pinned.status === 200) show(pinned);
       const latest = await H.api(url({ type: state.type, offset: 0, limit: 1 }));
-      if (latest.data.snapshotId === state.snapshot) return;
+      if (outdated() || latest.data.snapshotId === state.snapshot) return;
       if ($("live-toggle").checked) {
         await applyLatest();
       } else {
@@ -93,12 +105,15 @@
         $("new-pill").hidden = false;
       }
     } catch (error) {
+      if (outdated()) return;
       if (error.code === "snapshot_expired") {
         $("new-pill-text").textContent = "This ranking has been replaced — refresh";
         $("new-pill").hidden = false;
       } else if (error.status === 401) {
         failed(error);
       }
+    } finally {
+      state.polling = false;
     }
   }
 

@@ -47,6 +47,12 @@
       title: "Moderators only",
       body: `You are signed in as “${claims ? claims.sub : "?"}”, which does not have the ` +
         "moderator role. The feed is on the Feed page; ask an administrator for access.",
+    }, {
+      label: "Switch account",
+      run: () => {
+        H.session.clear();
+        location.reload();
+      },
     });
   }
 
