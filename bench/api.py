@@ -63,6 +63,8 @@ class Result:
     p50_ms: float
     p99_ms: float
     errors: int
+    cpu_us: float
+    """CPU of the API processes and Redis per request: robust to other load on the machine."""
 
 
 def snapshot_items(count: int = 1000, creators: int = 300, seed: int = 1) -> list[SnapshotItem]:
@@ -152,20 +154,50 @@ def _ms(value: str) -> float:
     return float(number) * _UNITS[unit]
 
 
+def server_cpu_seconds(roots: tuple[int, ...]) -> float:
+    """User + system CPU of ``roots`` and their live children (uvicorn workers), in seconds."""
+    pids = list(roots)
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) in roots:
+            pids.append(int(stat.parent.name))
+    ticks = 0
+    for each in pids:
+        try:
+            fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def run_wrk(
-    url: str, headers: dict[str, str], seconds: int, connections: int, script: Path | None = None
+    url: str,
+    headers: dict[str, str],
+    seconds: int,
+    connections: int,
+    server_pids: tuple[int, ...],
+    script: Path | None = None,
 ) -> Result:
     """Load ``url`` with wrk (one thread, optional Lua ``script``), parse its --latency report."""
     args = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency"]
     args += ["-s", str(script)] if script else []
     for name, value in headers.items():
         args += ["-H", f"{name}: {value}"]
+    cpu_before = server_cpu_seconds(server_pids)
     out = subprocess.run([*args, url], check=True, capture_output=True, text=True).stdout
+    cpu = server_cpu_seconds(server_pids) - cpu_before
+    requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     p50 = _ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
     p99 = _ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
     errors = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
-    return Result(rps, p50, p99, int(errors.group(1)) if errors else 0)
+    return Result(
+        rps, p50, p99, int(errors.group(1)) if errors else 0, cpu * 1e6 / max(requests, 1)
+    )
 
 
 def _median(results: list[Result]) -> Result:
@@ -174,6 +206,7 @@ def _median(results: list[Result]) -> Result:
         p50_ms=statistics.median(r.p50_ms for r in results),
         p99_ms=statistics.median(r.p99_ms for r in results),
         errors=sum(r.errors for r in results),
+        cpu_us=statistics.median(r.cpu_us for r in results),
     )
 
 
@@ -209,8 +242,9 @@ def main() -> None:
             bare_body = httpx.get(url + BARE_PATH).content
             if hot_body != bare_body:
                 raise SystemExit("the bare endpoint does not return the hot endpoint's bytes")
-            run_wrk(url + HOT_PATH, hot_headers, 2, args.connections)  # warm-up
-            run_wrk(url + BARE_PATH, {}, 2, args.connections)
+            pid = (process.pid, store._proc.pid)  # type: ignore[union-attr]  # API + Redis
+            run_wrk(url + HOT_PATH, hot_headers, 2, args.connections, pid)  # warm-up
+            run_wrk(url + BARE_PATH, {}, 2, args.connections, pid)
             script = personal_script(workdir, [
                 mint_token(get_settings(), sub=f"bench_u{i:04d}", ttl=3600)
                 for i in range(PERSONAL_USERS)
@@ -223,10 +257,12 @@ def main() -> None:
                 raise SystemExit("type=personal is not personalized: embeddings not served")
             hot, bare, personal = [], [], []
             for _ in range(args.rounds):
-                hot.append(run_wrk(url + HOT_PATH, hot_headers, args.duration, args.connections))
-                bare.append(run_wrk(url + BARE_PATH, {}, args.duration, args.connections))
+                hot.append(
+                    run_wrk(url + HOT_PATH, hot_headers, args.duration, args.connections, pid)
+                )
+                bare.append(run_wrk(url + BARE_PATH, {}, args.duration, args.connections, pid))
                 personal.append(run_wrk(url + PERSONAL_PATH, {}, args.duration,
-                                        args.connections, script))
+                                        args.connections, pid, script))
         finally:
             if process is not None:
                 process.terminate()
@@ -239,14 +275,18 @@ def main() -> None:
         f"wrk -t1 -c{args.connections}, {args.rounds} x {args.duration}s each (median); "
         f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs"
     )
-    print(f"{'endpoint':<36}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'non-2xx':>9}")
+    print(
+        f"{'endpoint':<36}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'non-2xx':>9}"
+        f"{'CPU us/req':>12}"
+    )
     for name, result in ((HOT_PATH, hot_m), (BARE_PATH, bare_m), (PERSONAL_PATH, personal_m)):
         print(
             f"{name:<36}{result.rps:>10.0f}{result.p50_ms:>10.2f}{result.p99_ms:>10.2f}"
-            f"{result.errors:>9}"
+            f"{result.errors:>9}{result.cpu_us:>12.0f}"
         )
     ratio = hot_m.rps / bare_m.rps
-    print(f"ratio hot/bare requests/s: {ratio:.2f} (goal >= 0.80)")
+    print(f"ratio hot/bare requests/s: {ratio:.2f} (goal >= 0.80); "
+          f"CPU per request (API + Redis) bare/hot: {bare_m.cpu_us / hot_m.cpu_us:.2f}")
     print(f"hot p99: {hot_m.p99_ms:.2f} ms (goal <= 10 ms)")
     print(f"ratio personal/global requests/s: {personal_m.rps / hot_m.rps:.2f} (goal >= 0.50); "
           f"personal p99: {personal_m.p99_ms:.2f} ms (goal <= 20 ms); "
