@@ -36,7 +36,7 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -109,6 +109,41 @@ def blended_scores(
     return scores
 
 
+class BlendedOrder(Sequence[int]):
+    """Candidate indices by score descending, ties by ``videoId`` — sorted only as far as
+    asked: a page of 20 out of 1,000 candidates costs a partition, not a full sort."""
+
+    __slots__ = ("_scores", "_tiebreak")
+
+    def __init__(self, scores: np.ndarray, tiebreak: np.ndarray) -> None:
+        self._scores = scores
+        self._tiebreak = tiebreak
+
+    def __len__(self) -> int:
+        return len(self._scores)
+
+    def __getitem__(self, index: int | slice) -> Any:
+        if isinstance(index, slice):
+            _, stop, step = index.indices(len(self))
+            return self._top(stop if step > 0 else len(self))[index]
+        position = range(len(self))[index]
+        return self._top(position + 1)[position]
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._top(len(self)))
+
+    def _top(self, k: int) -> list[int]:
+        """The first ``k`` indices of the order (every score tied with the k-th competes)."""
+        keys = -self._scores
+        if k <= 0:
+            return []
+        rows = np.arange(len(keys))
+        if k < len(keys):
+            rows = np.flatnonzero(keys <= np.partition(keys, k - 1)[k - 1])
+        order = np.lexsort((self._tiebreak[rows], keys[rows]))
+        return rows[order[:k]].tolist()
+
+
 def unit_rows(matrix: np.ndarray) -> np.ndarray:
     """Rows scaled to unit length (zero rows stay zero)."""
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
@@ -153,8 +188,7 @@ class PersonalReranker:
             candidates, user, self._settings.personal_blend,
             self._settings.personal_demote_watched,
         )
-        order = np.lexsort((candidates.tiebreak, -scores))
-        return Ranking(order=order.tolist(), personalized=True,
+        return Ranking(order=BlendedOrder(scores, candidates.tiebreak), personalized=True,
                        cache_key=f"{version}:{principal.sub}")
 
     async def aclose(self) -> None:

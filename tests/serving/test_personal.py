@@ -28,6 +28,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import redis
+from hypothesis import given
+from hypothesis import strategies as st
 
 from dagster_project.project import model_relation
 from hot import embedding_store, keys
@@ -39,6 +41,7 @@ from hot.settings import Settings
 from hot.simulate import TOPICS
 from hot.snapshot import Snapshot, SnapshotItem, new_snapshot_id, publish_snapshot
 from serving.auth import mint_token
+from serving.personal import BlendedOrder
 from tests.ui.stack import FLAG_ON, LiveServer, Published, hot_environment
 
 COLD_USER = "u_never_seen"
@@ -366,3 +369,15 @@ def test_a_refresh_during_traffic_never_errors_or_mixes_versions(
     orders = Counter(tuple(ids) for _, ids, _ in seen if ids)
     assert set(orders) == {tuple(before), tuple(after)}, "a response mixed two versions"
     assert min(orders.values()) >= 3, orders.values()
+
+
+@given(st.lists(st.integers(0, 4), max_size=40), st.integers(0, 45), st.integers(1, 25))
+def test_a_page_of_the_lazy_order_equals_the_same_page_of_a_full_sort(
+    values: list[int], offset: int, limit: int
+) -> None:
+    scores = np.array(values, dtype=float) / 4  # many ties, broken by the tiebreak rank
+    tiebreak = np.arange(len(values))[::-1].copy()
+    full = np.lexsort((tiebreak, -scores)).tolist()
+    order = BlendedOrder(scores, tiebreak)
+    assert order[offset : offset + limit] == full[offset : offset + limit]
+    assert len(order) == len(full) and list(order) == full
