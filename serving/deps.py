@@ -7,6 +7,7 @@ Handlers declare what they need by name — ``settings``, ``redis``, ``feed``, `
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
@@ -73,6 +74,11 @@ def lifespan(
             retain=settings.snapshots_retained,
         )
         app.state[SERVICES_STATE_KEY] = Services(redis=redis, feed=feed, reranker=reranker)
+        # Everything allocated so far (modules, the app) lives as long as the process: keep
+        # it out of the cyclic GC, whose full collections otherwise scan it all (measured
+        # 150-180 ms pauses every second under load, the whole p99).
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:
