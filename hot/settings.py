@@ -109,8 +109,8 @@ class Settings:
             if a.strip()
         )
         public_key = _env_str("HOT_JWT_PUBLIC_KEY")
-        if public_key and Path(public_key).is_file():
-            public_key = Path(public_key).read_text()
+        if public_key and not public_key.lstrip().startswith("-----BEGIN"):
+            public_key = Path(public_key).read_text()  # a path to a PEM file
         secret = _env_str("HOT_JWT_SECRET")
         data_dir = Path(os.environ.get("HOT_DATA_DIR", "./.hot")).resolve()
         if not secret and not public_key:
@@ -133,8 +133,8 @@ class Settings:
             snapshots_retained=_env_int("HOT_SNAPSHOTS_RETAINED", 5),
             feature_flag_default=_env_bool("HOT_FEATURE_FLAG_DEFAULT", False),
             stale_serve_sec=_env_int("HOT_STALE_SERVE_SEC", 300),
-            personal_blend=_env_float("HOT_PERSONAL_BLEND", 0.5),
-            personal_demote_watched=_env_float("HOT_PERSONAL_DEMOTE_WATCHED", 0.5),
+            personal_blend=_env_float("HOT_PERSONAL_BLEND", 0.6),
+            personal_demote_watched=_env_float("HOT_PERSONAL_DEMOTE_WATCHED", 1.0),
             dev_login=_env_bool("HOT_DEV_LOGIN", False),
             embed_dim=_env_int("HOT_EMBED_DIM", 16),
             embed_every_batches=_env_int("HOT_EMBED_EVERY_BATCHES", 5),

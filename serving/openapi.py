@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.openapi.spec import Components, OpenAPIType, Operation, Parameter, Schema
 from litestar.openapi.spec import SecurityScheme as SecuritySchemeSpec
 
+from serving.api_docs import OfflineDocsPlugin
 from serving.params import DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET, SNAPSHOT_ID
 
 BEARER = "BearerToken"
@@ -61,14 +61,14 @@ class HotOperation(Operation):
 
 
 def openapi_config() -> OpenAPIConfig:
-    """The app's OpenAPI configuration (bearer-JWT scheme, Scalar docs page)."""
+    """The app's OpenAPI configuration (bearer-JWT scheme, an offline docs page)."""
     return OpenAPIConfig(
         title="Imoutotv Hot API",
         version="1.0.0",
         description="The 'hot right now' feed. Errors are "
         '`{"error": {"code": ..., "message": ...}}` with a stable code.',
         path="/schema",
-        render_plugins=[ScalarRenderPlugin()],
+        render_plugins=[OfflineDocsPlugin()],
         components=Components(
             security_schemes={
                 BEARER: SecuritySchemeSpec(type="http", scheme="bearer", bearer_format="JWT")

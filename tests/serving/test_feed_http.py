@@ -218,6 +218,9 @@ def test_operations_endpoints(api: ApiServer, redis_client: redis.Redis) -> None
     assert "/api/v1/hot" in schema["paths"]
     assert docs.status_code == 200
     assert "text/html" in docs.headers["content-type"]
+    # The docs page is rendered by the app itself: no CDN script to fetch.
+    assert "<code>/api/v1/hot</code>" in docs.text
+    assert "<script" not in docs.text
 
 
 def test_access_log_is_json(api: ApiServer, redis_client: redis.Redis) -> None:

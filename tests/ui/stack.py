@@ -52,6 +52,8 @@ def hot_environment(data_dir: Path, redis_url: str) -> Iterator[Settings]:
         patch.setenv("HOT_JWT_SECRET", SECRET)
         patch.setenv("HOT_DEV_LOGIN", "1")
         patch.setenv("HOT_FEATURE_FLAG_DEFAULT", "0")
+        # Off by default; on here so the personal tests exercise the demotion path too.
+        patch.setenv("HOT_PERSONAL_DEMOTE_WATCHED", "0.5")
         patch.setenv("DAGSTER_HOME", str(data_dir / "dagster_home"))
         get_settings.cache_clear()
         try:
