@@ -99,9 +99,12 @@ def publish_embeddings(data_dir: Path, redis_url: str, items: list[SnapshotItem]
     users = [f"bench_u{i:04d}" for i in range(PERSONAL_USERS * 9 // 10)]
     videos = [i.video_id for i in items]
     embeddings = EmbeddingSet(
-        users=users, user_vectors=rng.normal(size=(len(users), 16)).astype(np.float32),
-        videos=videos, video_vectors=rng.normal(size=(len(videos), 16)).astype(np.float32),
-        watched={u: list(rng.choice(videos, size=5)) for u in users}, metadata={},
+        users=users,
+        user_vectors=rng.normal(size=(len(users), 16)).astype(np.float32),
+        videos=videos,
+        video_vectors=rng.normal(size=(len(videos), 16)).astype(np.float32),
+        watched={u: list(rng.choice(videos, size=5)) for u in users},
+        metadata={},
     )
     version = embedding_store.new_version()
     embedding_store.write_version(data_dir / "lancedb", version, embeddings)
@@ -245,14 +248,20 @@ def main() -> None:
             pid = (process.pid, store._proc.pid)  # type: ignore[union-attr]  # API + Redis
             run_wrk(url + HOT_PATH, hot_headers, 2, args.connections, pid)  # warm-up
             run_wrk(url + BARE_PATH, {}, 2, args.connections, pid)
-            script = personal_script(workdir, [
-                mint_token(get_settings(), sub=f"bench_u{i:04d}", ttl=3600)
-                for i in range(PERSONAL_USERS)
-            ])
-            personal_body = httpx.get(url + PERSONAL_PATH, headers={
-                **hot_headers,
-                "Authorization": f"Bearer {mint_token(get_settings(), sub='bench_u0000')}",
-            }).json()
+            script = personal_script(
+                workdir,
+                [
+                    mint_token(get_settings(), sub=f"bench_u{i:04d}", ttl=3600)
+                    for i in range(PERSONAL_USERS)
+                ],
+            )
+            personal_body = httpx.get(
+                url + PERSONAL_PATH,
+                headers={
+                    **hot_headers,
+                    "Authorization": f"Bearer {mint_token(get_settings(), sub='bench_u0000')}",
+                },
+            ).json()
             if not personal_body.get("personalized"):
                 raise SystemExit("type=personal is not personalized: embeddings not served")
             hot, bare, personal = [], [], []
@@ -261,8 +270,9 @@ def main() -> None:
                     run_wrk(url + HOT_PATH, hot_headers, args.duration, args.connections, pid)
                 )
                 bare.append(run_wrk(url + BARE_PATH, {}, args.duration, args.connections, pid))
-                personal.append(run_wrk(url + PERSONAL_PATH, {}, args.duration,
-                                        args.connections, pid, script))
+                personal.append(
+                    run_wrk(url + PERSONAL_PATH, {}, args.duration, args.connections, pid, script)
+                )
         finally:
             if process is not None:
                 process.terminate()
@@ -276,8 +286,7 @@ def main() -> None:
         f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs"
     )
     print(
-        f"{'endpoint':<36}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'non-2xx':>9}"
-        f"{'CPU us/req':>12}"
+        f"{'endpoint':<36}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'non-2xx':>9}{'CPU us/req':>12}"
     )
     for name, result in ((HOT_PATH, hot_m), (BARE_PATH, bare_m), (PERSONAL_PATH, personal_m)):
         print(
@@ -285,15 +294,20 @@ def main() -> None:
             f"{result.errors:>9}{result.cpu_us:>12.0f}"
         )
     ratio = hot_m.rps / bare_m.rps
-    print(f"ratio hot/bare requests/s: {ratio:.2f} (goal >= 0.80); "
-          f"CPU per request (API + Redis) bare/hot: {bare_m.cpu_us / hot_m.cpu_us:.2f}")
+    print(
+        f"ratio hot/bare requests/s: {ratio:.2f} (goal >= 0.80); "
+        f"CPU per request (API + Redis) bare/hot: {bare_m.cpu_us / hot_m.cpu_us:.2f}"
+    )
     print(f"hot p99: {hot_m.p99_ms:.2f} ms (goal <= 10 ms)")
-    print(f"ratio personal/global requests/s: {personal_m.rps / hot_m.rps:.2f} (goal >= 0.50); "
-          f"personal p99: {personal_m.p99_ms:.2f} ms (goal <= 20 ms); "
-          f"{PERSONAL_USERS} users in turn, 10% without a vector")
-    print("per round (hot req/s / bare req/s): " + ", ".join(
-        f"{h.rps:.0f}/{b.rps:.0f}" for h, b in zip(hot, bare, strict=True)
-    ))
+    print(
+        f"ratio personal/global requests/s: {personal_m.rps / hot_m.rps:.2f} (goal >= 0.50); "
+        f"personal p99: {personal_m.p99_ms:.2f} ms (goal <= 20 ms); "
+        f"{PERSONAL_USERS} users in turn, 10% without a vector"
+    )
+    print(
+        "per round (hot req/s / bare req/s): "
+        + ", ".join(f"{h.rps:.0f}/{b.rps:.0f}" for h, b in zip(hot, bare, strict=True))
+    )
 
 
 if __name__ == "__main__":

@@ -79,8 +79,10 @@ async def evaluate(test: dict[str, set[str]], seen: dict[str, set[str]], k: int)
         ranking = await reranker.rerank(Principal(user, frozenset(), {}), view)
         personalized += ranking.personalized
         personal = [ids[i] for i in ranking.order] if ranking.order is not None else ids
-        for subset, relevant in (("all held-out", videos), ("new to the user",
-                                                             videos - seen.get(user, set()))):
+        for subset, relevant in (
+            ("all held-out", videos),
+            ("new to the user", videos - seen.get(user, set())),
+        ):
             relevant &= set(ids)
             if not relevant:
                 continue
@@ -91,9 +93,11 @@ async def evaluate(test: dict[str, set[str]], seen: dict[str, set[str]], k: int)
                 acc[1] += ndcg
                 acc[2] += 1
     await reranker.aclose()
-    print(f"candidates (served list): {len(ids)}; test users: {len(test)}, "
-          f"{personalized} with a vector; blend {settings.personal_blend}, "
-          f"demote watched x{settings.personal_demote_watched}")
+    print(
+        f"candidates (served list): {len(ids)}; test users: {len(test)}, "
+        f"{personalized} with a vector; blend {settings.personal_blend}, "
+        f"demote watched x{settings.personal_demote_watched}"
+    )
     print(f"{'held-out set':<18}{'arm':<10}{'users':>7}{f'recall@{k}':>11}{f'NDCG@{k}':>10}")
     for subset in ("all held-out", "new to the user"):
         rows = {arm: sums[(subset, arm)] for arm in ("global", "personal")}
@@ -121,8 +125,12 @@ def main(argv: list[str] | None = None) -> int:
 
 def run(args: argparse.Namespace, data_dir: Path) -> int:
     """The evaluation in ``data_dir`` (an embedded Redis lives for its duration)."""
-    os.environ.update(HOT_DATA_DIR=str(data_dir), DAGSTER_HOME=str(data_dir / "dagster_home"),
-                      DO_NOT_TRACK="1", DBT_SEND_ANONYMOUS_USAGE_STATS="false")
+    os.environ.update(
+        HOT_DATA_DIR=str(data_dir),
+        DAGSTER_HOME=str(data_dir / "dagster_home"),
+        DO_NOT_TRACK="1",
+        DBT_SEND_ANONYMOUS_USAGE_STATS="false",
+    )
     from hot.redis_server import EmbeddedRedis
 
     server = EmbeddedRedis(data_dir / "redis", persist=False).start()
@@ -147,8 +155,11 @@ def run(args: argparse.Namespace, data_dir: Path) -> int:
                     continue
         test = held_out(sim, split, args.test_hours, args.events)
         ensure_dagster_home()
-        print(f"pipeline: {args.train_hours} h x {args.events} events, {args.users} users, "
-              f"{len(world.videos)} videos; split at {split.isoformat()}", flush=True)
+        print(
+            f"pipeline: {args.train_hours} h x {args.events} events, {args.users} users, "
+            f"{len(world.videos)} videos; split at {split.isoformat()}",
+            flush=True,
+        )
         result = run_pipeline(now_epoch=split.timestamp())
         if not result.success:
             print(f"pipeline failed: {result.error}", file=sys.stderr)
@@ -158,8 +169,10 @@ def run(args: argparse.Namespace, data_dir: Path) -> int:
             print(f"embeddings failed: {embed.error}", file=sys.stderr)
             return 1
         meta = embed.metadata
-        print(f"embeddings: {meta['users']} users, {meta['videos']} videos, dim "
-              f"{meta['dimension']}, explained variance {meta['explained_variance']:.3f}")
+        print(
+            f"embeddings: {meta['users']} users, {meta['videos']} videos, dim "
+            f"{meta['dimension']}, explained variance {meta['explained_variance']:.3f}"
+        )
         asyncio.run(evaluate(test, seen, args.k))
     finally:
         server.stop()

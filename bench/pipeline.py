@@ -43,8 +43,13 @@ WORLD_ARGS = {"n_creators": 400, "videos_per_creator": 6, "n_users": 50_000, "se
 @contextmanager
 def deployment(root: Path, redis_url: str) -> Iterator[Path]:
     """Point the settings at a fresh data dir (and a Redis db) for one measurement."""
-    os.environ.update({"HOT_DATA_DIR": str(root), "HOT_REDIS_URL": redis_url,
-                       "DAGSTER_HOME": str(root / "dagster_home")})
+    os.environ.update(
+        {
+            "HOT_DATA_DIR": str(root),
+            "HOT_REDIS_URL": redis_url,
+            "DAGSTER_HOME": str(root / "dagster_home"),
+        }
+    )
     get_settings.cache_clear()
     ensure_dagster_home()
     redis.Redis.from_url(redis_url).flushdb()
@@ -66,8 +71,10 @@ def timed_pass(label: str) -> float:
     result = run_pipeline()
     if not result.success:
         raise SystemExit(f"{label}: pipeline failed: {result.error}")
-    print(f"  {label}: {result.seconds:.2f} s (snapshot {result.snapshot_id}, "
-          f"{result.items} items)", flush=True)
+    print(
+        f"  {label}: {result.seconds:.2f} s (snapshot {result.snapshot_id}, {result.items} items)",
+        flush=True,
+    )
     return result.seconds
 
 
@@ -75,9 +82,11 @@ def seed_history(db: Path, world: World, n: int, batches: int = 100) -> None:
     """Insert ``n`` synthetic accepted events over the last week straight into raw.events."""
     con = connect(db)
     try:
-        con.execute("create temp table vids as select unnest(?) as video_id, "
-                    "generate_subscripts(?, 1) - 1 as ix",
-                    [[v["video_id"] for v in world.videos]] * 2)
+        con.execute(
+            "create temp table vids as select unnest(?) as video_id, "
+            "generate_subscripts(?, 1) - 1 as ix",
+            [[v["video_id"] for v in world.videos]] * 2,
+        )
         nv = len(world.videos)
         con.execute(f"""
             insert into raw.events
@@ -119,7 +128,9 @@ def bench_big_batch(base: Path, redis_url: str, n: int) -> float:
     return n / seconds
 
 
-def bench_history_ratio(base: Path, redis_url: str, history: int, batch: int) -> tuple[float, float]:
+def bench_history_ratio(
+    base: Path, redis_url: str, history: int, batch: int
+) -> tuple[float, float]:
     """Seconds for the same ``batch`` on an empty history and on a ``history``-event one."""
     world = build_world(**WORLD_ARGS)
     times: dict[str, float] = {}
@@ -149,9 +160,21 @@ def bench_sensor_latency(base: Path, redis_url: str, rounds: int) -> list[float]
         sim.write_events(2000)
         env = dict(os.environ)
         proc = subprocess.Popen(
-            [sys.executable, "-m", "dagster", "dev", "-w", str(ROOT / "workspace.yaml"),
-             "-p", str(free_port())], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL)
+            [
+                sys.executable,
+                "-m",
+                "dagster",
+                "dev",
+                "-w",
+                str(ROOT / "workspace.yaml"),
+                "-p",
+                str(free_port()),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             wait_for(lambda: client.get(keys.CURRENT) is not None, 180, "first snapshot")
             latencies = []
@@ -199,12 +222,17 @@ def main() -> None:
         finally:
             server.stop()
     print("\n== pipeline benchmark ==")
-    print(f"throughput: {eps:,.0f} events/s through ingest + dbt + publish "
-          f"({args.big:,}-event batch)")
-    print(f"incremental: {args.batch:,} batch on {args.history:,} history {history:.2f} s / "
-          f"on empty {empty:.2f} s = ratio {history / empty:.2f} (goal <= 1.3)")
-    print(f"latency: file landing → snapshot in Redis, median {statistics.median(latencies):.2f} s "
-          f"(max {max(latencies):.2f} s over {len(latencies)}; goal <= 15 s)")
+    print(
+        f"throughput: {eps:,.0f} events/s through ingest + dbt + publish ({args.big:,}-event batch)"
+    )
+    print(
+        f"incremental: {args.batch:,} batch on {args.history:,} history {history:.2f} s / "
+        f"on empty {empty:.2f} s = ratio {history / empty:.2f} (goal <= 1.3)"
+    )
+    print(
+        f"latency: file landing → snapshot in Redis, median {statistics.median(latencies):.2f} s "
+        f"(max {max(latencies):.2f} s over {len(latencies)}; goal <= 15 s)"
+    )
 
 
 if __name__ == "__main__":

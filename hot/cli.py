@@ -43,11 +43,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         if server is not None:
             server.stop()  # type: ignore[attr-defined]
     if not result.success:
-        print(f"hot run: the pipeline failed (run {result.run_id}): {result.error}",
-              file=sys.stderr)
+        print(
+            f"hot run: the pipeline failed (run {result.run_id}): {result.error}", file=sys.stderr
+        )
         return 1
-    print(f"hot run: published snapshot {result.snapshot_id} with {result.items} items "
-          f"in {result.seconds:.1f}s (run {result.run_id})")
+    print(
+        f"hot run: published snapshot {result.snapshot_id} with {result.items} items "
+        f"in {result.seconds:.1f}s (run {result.run_id})"
+    )
     return 0
 
 
@@ -68,9 +71,11 @@ def cmd_embed(args: argparse.Namespace) -> int:
         print(f"hot embed: failed (run {result.run_id}): {result.error}", file=sys.stderr)
         return 1
     meta = result.metadata
-    print(f"hot embed: published version {meta['version']} ({meta['users']} users, "
-          f"{meta['videos']} videos, dim {meta['dimension']}, {meta['method']}) "
-          f"in {result.seconds:.1f}s (run {result.run_id})")
+    print(
+        f"hot embed: published version {meta['version']} ({meta['users']} users, "
+        f"{meta['videos']} videos, dim {meta['dimension']}, {meta['method']}) "
+        f"in {result.seconds:.1f}s (run {result.run_id})"
+    )
     return 0
 
 
@@ -140,21 +145,50 @@ def cmd_demo(args: argparse.Namespace) -> int:
             return 1
         embedded = run_embed()  # before the API starts, so it serves type=personal from LanceDB
         if not embedded.success:
-            print(f"hot demo: no embeddings yet (type=personal serves the global order): "
-                  f"{embedded.error}", file=sys.stderr)
+            print(
+                f"hot demo: no embeddings yet (type=personal serves the global order): "
+                f"{embedded.error}",
+                file=sys.stderr,
+            )
         env = dict(os.environ)
-        children.append(subprocess.Popen(
-            [sys.executable, "-m", "dagster", "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"),
-             "-h", "127.0.0.1", "-p", str(args.dagster_port)],
-            cwd=PROJECT_ROOT, env=env,
-        ))
-        children.append(subprocess.Popen(
-            [sys.executable, "-m", "hot.cli", "serve", "--host", "127.0.0.1",
-             "--port", str(args.port)],
-            cwd=PROJECT_ROOT, env=env,
-        ))
-        print(f"hot demo: web page http://127.0.0.1:{args.port}/  "
-              f"Dagster UI http://127.0.0.1:{args.dagster_port}/  (Ctrl-C stops everything)")
+        children.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "dagster",
+                    "dev",
+                    "-w",
+                    str(PROJECT_ROOT / "workspace.yaml"),
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    str(args.dagster_port),
+                ],
+                cwd=PROJECT_ROOT,
+                env=env,
+            )
+        )
+        children.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "hot.cli",
+                    "serve",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(args.port),
+                ],
+                cwd=PROJECT_ROOT,
+                env=env,
+            )
+        )
+        print(
+            f"hot demo: web page http://127.0.0.1:{args.port}/  "
+            f"Dagster UI http://127.0.0.1:{args.dagster_port}/  (Ctrl-C stops everything)"
+        )
         while all(c.poll() is None for c in children):
             sim.write_events(args.events)
             time.sleep(args.interval)
@@ -181,60 +215,87 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="hot",
         description="Imoutotv Hot: the 'hot right now' feed. Settings come from HOT_* "
-                    "environment variables (see README).",
+        "environment variables (see README).",
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    demo = sub.add_parser("demo", help="run everything on embedded defaults until Ctrl-C",
-                          description="Start an embedded Redis, the Dagster UI (with the landing "
-                          "sensor running), the API and web page, a demo catalogue and a live "
-                          "stream of synthetic events.")
+    demo = sub.add_parser(
+        "demo",
+        help="run everything on embedded defaults until Ctrl-C",
+        description="Start an embedded Redis, the Dagster UI (with the landing "
+        "sensor running), the API and web page, a demo catalogue and a live "
+        "stream of synthetic events.",
+    )
     demo.add_argument("--port", type=int, default=8000, help="API / web page port")
     demo.add_argument("--dagster-port", type=int, default=3000, help="Dagster UI port")
     demo.add_argument("--events", type=int, default=2000, help="events per micro-batch")
     demo.add_argument("--interval", type=float, default=5.0, help="seconds between batches")
     demo.set_defaults(func=cmd_demo)
 
-    run = sub.add_parser("run", help="process pending landing files once and publish",
-                         description="Ingest every pending landing file through the same "
-                         "Dagster job the sensor runs, dbt build, and publish a snapshot. "
-                         "Exit 0 on success, 1 with a message on failure.")
-    run.add_argument("--now", type=float, default=None,
-                     help="score at this UNIX time instead of the wall clock (reproducible runs)")
+    run = sub.add_parser(
+        "run",
+        help="process pending landing files once and publish",
+        description="Ingest every pending landing file through the same "
+        "Dagster job the sensor runs, dbt build, and publish a snapshot. "
+        "Exit 0 on success, 1 with a message on failure.",
+    )
+    run.add_argument(
+        "--now",
+        type=float,
+        default=None,
+        help="score at this UNIX time instead of the wall clock (reproducible runs)",
+    )
     run.set_defaults(func=cmd_run)
 
-    embed = sub.add_parser("embed", help="recompute the embeddings now",
-                           description="Run the embeddings asset (the one the schedule and the "
-                           "batch sensor run) through Dagster: learn user and video vectors from "
-                           "the engagement in DuckDB, or import them from Parquet, and publish "
-                           "them as a new LanceDB version. Exit 0, or 1 with the reason.")
-    embed.add_argument("--vectors", type=Path, default=None,
-                       help="Parquet of pre-computed vectors (columns kind, id, vector) to "
-                            "import instead of learning them")
+    embed = sub.add_parser(
+        "embed",
+        help="recompute the embeddings now",
+        description="Run the embeddings asset (the one the schedule and the "
+        "batch sensor run) through Dagster: learn user and video vectors from "
+        "the engagement in DuckDB, or import them from Parquet, and publish "
+        "them as a new LanceDB version. Exit 0, or 1 with the reason.",
+    )
+    embed.add_argument(
+        "--vectors",
+        type=Path,
+        default=None,
+        help="Parquet of pre-computed vectors (columns kind, id, vector) to "
+        "import instead of learning them",
+    )
     embed.set_defaults(func=cmd_embed)
 
-    simulate = sub.add_parser("simulate", help="write synthetic micro-batches",
-                              description="Write realistic synthetic traffic (Zipf popularity, "
-                              "bursts, late events, replays, some bad lines) into the landing "
-                              "zone, each file written atomically.")
+    simulate = sub.add_parser(
+        "simulate",
+        help="write synthetic micro-batches",
+        description="Write realistic synthetic traffic (Zipf popularity, "
+        "bursts, late events, replays, some bad lines) into the landing "
+        "zone, each file written atomically.",
+    )
     simulate.add_argument("--batches", type=int, default=10, help="number of event files")
     simulate.add_argument("--events", type=int, default=1000, help="events per file")
     simulate.add_argument("--interval", type=float, default=0.0, help="seconds between files")
-    simulate.add_argument("--catalogue", action="store_true",
-                          help="also write creators, videos and moderation files")
+    simulate.add_argument(
+        "--catalogue", action="store_true", help="also write creators, videos and moderation files"
+    )
     simulate.add_argument("--seed", type=int, default=7, help="seed of the synthetic world")
     simulate.set_defaults(func=cmd_simulate)
 
-    serve = sub.add_parser("serve", help="run the API and web page only",
-                           description="Serve the API and web page with uvicorn.")
+    serve = sub.add_parser(
+        "serve",
+        help="run the API and web page only",
+        description="Serve the API and web page with uvicorn.",
+    )
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1)
     serve.set_defaults(func=cmd_serve)
 
-    token = sub.add_parser("token", help="print a JWT for local use",
-                           description="Mint a token signed with the configured key "
-                           "(HOT_JWT_SECRET, or the data dir's local secret).")
+    token = sub.add_parser(
+        "token",
+        help="print a JWT for local use",
+        description="Mint a token signed with the configured key "
+        "(HOT_JWT_SECRET, or the data dir's local secret).",
+    )
     token.add_argument("--sub", required=True, help="the user id (JWT sub)")
     token.add_argument("--role", action="append", help="a role claim, e.g. moderator")
     token.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds")

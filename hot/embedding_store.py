@@ -54,14 +54,21 @@ def _vectors(matrix: np.ndarray) -> pa.FixedSizeListArray:
 def write_version(db_dir: Path, version: str, embeddings: EmbeddingSet) -> None:
     """Write both tables of ``version`` (fails if they exist: a version is immutable)."""
     db = lancedb.connect(str(db_dir))
-    videos = pa.table({"id": pa.array(embeddings.videos, pa.string()),
-                       "vector": _vectors(embeddings.video_vectors)})
-    users = pa.table({
-        "id": pa.array(embeddings.users, pa.string()),
-        "vector": _vectors(embeddings.user_vectors),
-        "watched": pa.array([embeddings.watched.get(u, []) for u in embeddings.users],
-                            pa.list_(pa.string())),
-    })
+    videos = pa.table(
+        {
+            "id": pa.array(embeddings.videos, pa.string()),
+            "vector": _vectors(embeddings.video_vectors),
+        }
+    )
+    users = pa.table(
+        {
+            "id": pa.array(embeddings.users, pa.string()),
+            "vector": _vectors(embeddings.user_vectors),
+            "watched": pa.array(
+                [embeddings.watched.get(u, []) for u in embeddings.users], pa.list_(pa.string())
+            ),
+        }
+    )
     db.create_table(videos_table(version), videos, mode="create")
     table = db.create_table(users_table(version), users, mode="create")
     if embeddings.users:
@@ -104,7 +111,7 @@ def versions(db_dir: Path) -> list[str]:
     """Versions with both tables on disk, oldest first."""
     db = lancedb.connect(str(db_dir))
     names = set(_table_names(db))
-    found = {n[len(VIDEOS_PREFIX):] for n in names if n.startswith(VIDEOS_PREFIX)}
+    found = {n[len(VIDEOS_PREFIX) :] for n in names if n.startswith(VIDEOS_PREFIX)}
     return sorted(v for v in found if users_table(v) in names)
 
 
@@ -134,7 +141,7 @@ def prune(db_dir: Path, current: str, retain: int = VERSIONS_RETAINED) -> list[s
     dropped: set[str] = set()
     for name in names:
         for prefix in (VIDEOS_PREFIX, USERS_PREFIX):
-            if name.startswith(prefix) and name[len(prefix):] < oldest:
+            if name.startswith(prefix) and name[len(prefix) :] < oldest:
                 db.drop_table(name, ignore_missing=True)
-                dropped.add(name[len(prefix):])
+                dropped.add(name[len(prefix) :])
     return sorted(dropped)

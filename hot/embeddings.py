@@ -192,9 +192,7 @@ def import_vectors(path: Path, dim: int, inter: Interactions) -> EmbeddingSet:
     kinds = table["kind"].to_pylist()
     ids = table["id"].to_pylist()
     vector_col = table["vector"].combine_chunks()
-    if not pa.types.is_list(vector_col.type) and not pa.types.is_fixed_size_list(
-        vector_col.type
-    ):
+    if not pa.types.is_list(vector_col.type) and not pa.types.is_fixed_size_list(vector_col.type):
         raise EmbeddingsError(f"{path}: column vector must be a list of floats")
     problems = _row_problems(kinds, ids, vector_col, dim)
     problems += _unknown_ids(kinds, ids, inter)
@@ -261,17 +259,17 @@ def _row_problems(kinds: list[Any], ids: list[Any], vectors: pa.Array, dim: int)
 
 def _unknown_ids(kinds: list[Any], ids: list[Any], inter: Interactions) -> list[str]:
     users, videos = inter.known_users, inter.known_videos
-    unknown_videos = [str(i) for k, i in zip(kinds, ids, strict=True)
-                      if k == "video" and i and i not in videos]
-    unknown_users = [str(i) for k, i in zip(kinds, ids, strict=True)
-                     if k == "user" and i and i not in users]
+    unknown_videos = [
+        str(i) for k, i in zip(kinds, ids, strict=True) if k == "video" and i and i not in videos
+    ]
+    unknown_users = [
+        str(i) for k, i in zip(kinds, ids, strict=True) if k == "user" and i and i not in users
+    ]
     problems = []
     if unknown_videos:
         problems.append(f"unknown video id(s) not in the catalogue: {_quote(unknown_videos)}")
     if unknown_users:
-        problems.append(
-            f"unknown user id(s) with no counted interactions: {_quote(unknown_users)}"
-        )
+        problems.append(f"unknown user id(s) with no counted interactions: {_quote(unknown_users)}")
     return problems
 
 
@@ -315,5 +313,6 @@ def run_embed(vectors_path: Path | None = None) -> EmbedResult:
         while info is not None and info.cause is not None:
             info = info.cause  # the exception the asset raised, not Dagster's wrapper
         error = info.message.strip() if info else "the embeddings run failed"
-    return EmbedResult(result.success, result.run_id, time.perf_counter() - started,
-                       metadata, error)
+    return EmbedResult(
+        result.success, result.run_id, time.perf_counter() - started, metadata, error
+    )

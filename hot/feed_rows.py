@@ -8,8 +8,17 @@ from typing import Any
 from hot.snapshot import SnapshotItem
 
 FEED_COLUMNS = (
-    "video_id", "hot_score", "title", "thumbnail_url", "creator_id", "creator_name",
-    "avatar_url", "likes", "comments", "watch_time_sec", "shares",
+    "video_id",
+    "hot_score",
+    "title",
+    "thumbnail_url",
+    "creator_id",
+    "creator_name",
+    "avatar_url",
+    "likes",
+    "comments",
+    "watch_time_sec",
+    "shares",
 )
 
 
@@ -25,8 +34,19 @@ def avatar_fallback(creator_id: str) -> str:
 
 def item_payload(row: Sequence[Any]) -> dict[str, Any]:
     """The JSON the API serves for one video (rank and hotScore are added at serve time)."""
-    (video_id, _score, title, thumb, creator_id, creator_name, avatar,
-     likes, comments, watch, shares) = row[: len(FEED_COLUMNS)]
+    (
+        video_id,
+        _score,
+        title,
+        thumb,
+        creator_id,
+        creator_name,
+        avatar,
+        likes,
+        comments,
+        watch,
+        shares,
+    ) = row[: len(FEED_COLUMNS)]
     return {
         "videoId": video_id,
         "title": title or video_id,
@@ -39,7 +59,7 @@ def item_payload(row: Sequence[Any]) -> dict[str, Any]:
         "stats": {
             "likes": int(likes or 0),
             "comments": int(comments or 0),
-            "watchTimeSec": int(round(watch or 0)),
+            "watchTimeSec": round(watch or 0),
             "shares": int(shares or 0),
         },
     }

@@ -260,8 +260,7 @@ def _decode_line(line: bytes) -> dict[str, Any]:
 def _parquet_rows(path: Path) -> Iterator[tuple[int, Any]]:
     """Parquet rows as (row number, dict); a raw line for quarantine is its JSON form."""
     table = pq.read_table(path)
-    for row_no, row in enumerate(table.to_pylist(), start=1):
-        yield row_no, row
+    yield from enumerate(table.to_pylist(), start=1)
 
 
 def _parquet_value(value: Any) -> Any:
@@ -289,7 +288,9 @@ class Ingestor:
 
     def next_batch_id(self) -> int:
         """One more than the highest batch id so far."""
-        row = self.con.execute("select coalesce(max(batch_id), 0) from raw.ingested_files").fetchone()
+        row = self.con.execute(
+            "select coalesce(max(batch_id), 0) from raw.ingested_files"
+        ).fetchone()
         return int(row[0]) + 1 if row else 1
 
     def ingest_pending(self, now: datetime | None = None) -> list[FileReport]:
@@ -322,8 +323,16 @@ class Ingestor:
                 values = spec.validate(obj, check_now)
             except Rejected as rej:
                 quarantine.append(
-                    (source, name, line_no, rej.code, rej.detail, _raw_text(line), batch_id,
-                     ingested_at)
+                    (
+                        source,
+                        name,
+                        line_no,
+                        rej.code,
+                        rej.detail,
+                        _raw_text(line),
+                        batch_id,
+                        ingested_at,
+                    )
                 )
                 report.reasons[rej.code] = report.reasons.get(rej.code, 0) + 1
                 continue
@@ -339,8 +348,16 @@ class Ingestor:
                 )
             self.con.execute(
                 "insert into raw.ingested_files values (?, ?, ?, ?, ?, ?, ?, ?)",
-                [name, source, batch_id, report.lines_read, report.valid, report.duplicates,
-                 report.quarantined, ingested_at],
+                [
+                    name,
+                    source,
+                    batch_id,
+                    report.lines_read,
+                    report.valid,
+                    report.duplicates,
+                    report.quarantined,
+                    ingested_at,
+                ],
             )
             self.con.execute("commit")
         except BaseException:

@@ -11,10 +11,14 @@ from typing import Any
 from hot.settings import get_settings
 
 DAGSTER_YAML = """\
-# Written by `hot`: one run at a time (DuckDB has a single writer), runs queue in order.
-concurrency:
-  runs:
+# Written by `hot`: one run at a time (DuckDB has a single writer); queued runs are picked
+# up every second so a landed file reaches Redis quickly.
+run_coordinator:
+  module: dagster.core.run_coordinator
+  class: QueuedRunCoordinator
+  config:
     max_concurrent_runs: 1
+    dequeue_interval_seconds: 1
 telemetry:
   enabled: false
 """
@@ -64,8 +68,9 @@ def run_pipeline(now_epoch: float | None = None) -> PassResult:
     if not result.success:
         failures = [e for e in result.all_events if e.is_failure]
         error = failures[0].message if failures else "the pipeline run failed"
-    return PassResult(result.success, result.run_id, time.perf_counter() - started,
-                      snapshot_id, items, error)
+    return PassResult(
+        result.success, result.run_id, time.perf_counter() - started, snapshot_id, items, error
+    )
 
 
 def ensure_dagster_home() -> Path:

@@ -104,9 +104,7 @@ class Settings:
     def from_env(cls) -> Settings:
         """Build settings from the process environment (validated, with defaults)."""
         algorithms = tuple(
-            a.strip()
-            for a in os.environ.get("HOT_JWT_ALGORITHMS", "").split(",")
-            if a.strip()
+            a.strip() for a in os.environ.get("HOT_JWT_ALGORITHMS", "").split(",") if a.strip()
         )
         public_key = _env_str("HOT_JWT_PUBLIC_KEY")
         if public_key and not public_key.lstrip().startswith("-----BEGIN"):

@@ -21,8 +21,24 @@ from typing import Any
 import numpy as np
 
 TOPICS = ("gaming", "music", "cooking", "anime", "sports", "science", "travel", "comedy")
-_ADJECTIVES = ("Epic", "Tiny", "Midnight", "Ultimate", "Secret", "Chaotic", "Cozy", "Legendary",
-               "Speedrun", "Hidden", "Golden", "Neon", "Silent", "Wild", "Lazy", "Cosmic")
+_ADJECTIVES = (
+    "Epic",
+    "Tiny",
+    "Midnight",
+    "Ultimate",
+    "Secret",
+    "Chaotic",
+    "Cozy",
+    "Legendary",
+    "Speedrun",
+    "Hidden",
+    "Golden",
+    "Neon",
+    "Silent",
+    "Wild",
+    "Lazy",
+    "Cosmic",
+)
 _NOUNS = {
     "gaming": ("Sword Battle", "Boss Rush", "Pixel Quest", "Dungeon Run", "Raid Night"),
     "music": ("Piano Cover", "Live Session", "Beat Drop", "Guitar Solo", "Choir Jam"),
@@ -37,12 +53,12 @@ _NAME_PARTS = ("Neko", "Kitsune", "Sora", "Yuki", "Hana", "Kage", "Ryu", "Mochi"
 _NAME_TAILS = ("Blade", "Beats", "Chef", "Lab", "Trips", "Plays", "Sketch", "Wave", "Fox", "Byte")
 EVENT_MIX = (("watch", 0.55), ("like", 0.28), ("comment", 0.10), ("share", 0.07))
 BAD_LINES = (
-    b"{\"event_id\": \"truncated\", \"type\": \"li",
-    b"[\"not\", \"an\", \"object\"]",
-    b"{\"event_id\": \"x\", \"type\": \"dislike\", \"video_id\": \"v\", \"user_id\": \"u\", "
-    b"\"occurred_at\": \"2026-01-01T00:00:00Z\"}",
-    b"{\"event_id\": \"y\", \"type\": \"watch\", \"video_id\": \"v\", \"user_id\": \"u\", "
-    b"\"occurred_at\": \"yesterday\", \"watch_time_sec\": 10}",
+    b'{"event_id": "truncated", "type": "li',
+    b'["not", "an", "object"]',
+    b'{"event_id": "x", "type": "dislike", "video_id": "v", "user_id": "u", '
+    b'"occurred_at": "2026-01-01T00:00:00Z"}',
+    b'{"event_id": "y", "type": "watch", "video_id": "v", "user_id": "u", '
+    b'"occurred_at": "yesterday", "watch_time_sec": 10}',
     b"\xff\xfe not utf-8",
     b"",
 )
@@ -94,18 +110,22 @@ def build_world(
         cid = f"c_{c:04d}"
         topic = TOPICS[c % len(TOPICS)]
         name = f"{rng.choice(_NAME_PARTS)}{rng.choice(_NAME_TAILS)}{c}"
-        creators.append({"creator_id": cid, "name": name,
-                         "avatar_url": f"/media/avatars/{cid}.svg"})
+        creators.append(
+            {"creator_id": cid, "name": name, "avatar_url": f"/media/avatars/{cid}.svg"}
+        )
         for _ in range(max(1, int(rng.paretovariate(1.5) * videos_per_creator / 2))):
             vid = f"v_{len(videos):05d}"
-            videos.append({
-                "video_id": vid,
-                "title": f"{rng.choice(_ADJECTIVES)} {rng.choice(_NOUNS[topic])}",
-                "thumbnail_url": f"/media/thumbnails/{vid}.svg",
-                "creator_id": cid,
-                "published_at": format_ts(datetime(2026, 1, 1, tzinfo=UTC)
-                                          + timedelta(minutes=rng.randrange(500_000))),
-            })
+            videos.append(
+                {
+                    "video_id": vid,
+                    "title": f"{rng.choice(_ADJECTIVES)} {rng.choice(_NOUNS[topic])}",
+                    "thumbnail_url": f"/media/thumbnails/{vid}.svg",
+                    "creator_id": cid,
+                    "published_at": format_ts(
+                        datetime(2026, 1, 1, tzinfo=UTC) + timedelta(minutes=rng.randrange(500_000))
+                    ),
+                }
+            )
             video_topic[vid] = topic
     users = [f"u_{u:05d}" for u in range(n_users)]
     user_topics = {u: tuple(rng.sample(TOPICS, rng.choice((1, 2)))) for u in users}
@@ -143,18 +163,33 @@ class Simulator:
             roll = self.rng.random()
             if roll < 0.06:
                 continue  # never reviewed: not eligible until a moderator decides
-            status = ("pending_review" if roll < 0.12 else "removed" if roll < 0.14
-                      else "restricted" if roll < 0.15 else "approved")
-            decisions.append({"video_id": v["video_id"], "status": status,
-                              "decided_at": format_ts(now - timedelta(hours=1)),
-                              "reason": "auto-review" if status == "approved" else "policy"})
+            status = (
+                "pending_review"
+                if roll < 0.12
+                else "removed"
+                if roll < 0.14
+                else "restricted"
+                if roll < 0.15
+                else "approved"
+            )
+            decisions.append(
+                {
+                    "video_id": v["video_id"],
+                    "status": status,
+                    "decided_at": format_ts(now - timedelta(hours=1)),
+                    "reason": "auto-review" if status == "approved" else "policy",
+                }
+            )
         return [
-            write_atomic(self.landing_dir / "creators", self._name(),
-                         (_dump(c) for c in self.world.creators)),
-            write_atomic(self.landing_dir / "videos", self._name(),
-                         (_dump(v) for v in self.world.videos)),
-            write_atomic(self.landing_dir / "moderation", self._name(),
-                         (_dump(d) for d in decisions)),
+            write_atomic(
+                self.landing_dir / "creators", self._name(), (_dump(c) for c in self.world.creators)
+            ),
+            write_atomic(
+                self.landing_dir / "videos", self._name(), (_dump(v) for v in self.world.videos)
+            ),
+            write_atomic(
+                self.landing_dir / "moderation", self._name(), (_dump(d) for d in decisions)
+            ),
         ]
 
     def _pick_videos(self, users: list[str], burst: int | None) -> np.ndarray:
@@ -170,8 +205,14 @@ class Simulator:
                 picks[i] = burst
         return picks
 
-    def events(self, n: int, now: datetime | None = None, bad_rate: float = 0.005,
-               late_rate: float = 0.03, replay_rate: float = 0.01) -> list[bytes]:
+    def events(
+        self,
+        n: int,
+        now: datetime | None = None,
+        bad_rate: float = 0.005,
+        late_rate: float = 0.03,
+        replay_rate: float = 0.01,
+    ) -> list[bytes]:
         """``n`` event lines around ``now`` (with late, replayed and malformed ones mixed in)."""
         now = now or datetime.now(UTC)
         users = self.rng.choices(self.world.users, k=n)
@@ -187,8 +228,11 @@ class Simulator:
             if roll < bad_rate + replay_rate and self._recent:
                 lines.append(self.rng.choice(self._recent))
                 continue
-            lag = (self.rng.uniform(60, 7200) if self.rng.random() < late_rate
-                   else self.rng.uniform(0, 30))
+            lag = (
+                self.rng.uniform(60, 7200)
+                if self.rng.random() < late_rate
+                else self.rng.uniform(0, 30)
+            )
             event: dict[str, Any] = {
                 "event_id": f"e_{self.rng.getrandbits(64):016x}",
                 "type": etype,
@@ -208,5 +252,6 @@ class Simulator:
 
     def write_moderation(self, decisions: list[dict[str, Any]]) -> Path:
         """One moderation file (as the moderation service writes it)."""
-        return write_atomic(self.landing_dir / "moderation", self._name(),
-                            (_dump(d) for d in decisions))
+        return write_atomic(
+            self.landing_dir / "moderation", self._name(), (_dump(d) for d in decisions)
+        )

@@ -87,9 +87,7 @@ def publish_snapshot(client: redis.Redis, snapshot: Snapshot, retain: int = 5) -
     build = client.pipeline(transaction=False)
     build.delete(*keys.snapshot_keys(sid))
     _write_ranked(build, keys.snapshot_rank(sid), keys.snapshot_items(sid), snapshot.items)
-    _write_ranked(
-        build, keys.snapshot_queue(sid), keys.snapshot_queue_items(sid), snapshot.queue
-    )
+    _write_ranked(build, keys.snapshot_queue(sid), keys.snapshot_queue_items(sid), snapshot.queue)
     for chunk in _chunks(snapshot.video_status.items()):
         build.hset(keys.VIDEO_STATUS, mapping=chunk)
     build.hset(keys.snapshot_meta(sid), mapping=meta)

@@ -42,9 +42,10 @@ def _responses(op: dict[str, Any]) -> str:
 def render_docs(schema: dict[str, Any], json_path: str) -> str:
     """The whole docs page for ``schema`` (an OpenAPI document as a dict)."""
     info = schema.get("info", {})
+    title = escape(info.get("title", "API"))
     parts = [
-        f"<!doctype html><html><head><meta charset='utf-8'><title>{escape(info.get('title', 'API'))}"
-        f"</title>{_STYLE}</head><body><h1>{escape(info.get('title', 'API'))} "
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{title}"
+        f"</title>{_STYLE}</head><body><h1>{title} "
         f"<small>{escape(info.get('version', ''))}</small></h1>",
         f"<p>{escape(info.get('description') or '')}</p>",
         f"<p>Machine-readable document: <a href='{escape(json_path)}'>{escape(json_path)}</a></p>",

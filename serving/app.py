@@ -61,9 +61,7 @@ def create_app(settings: Settings | None = None, *, reranker: Reranker | None = 
             *([reranker.aclose] if isinstance(reranker, PersonalReranker) else []),
         ],
         openapi_config=openapi_config(),
-        state=State(
-            {SETTINGS_STATE_KEY: settings, VERIFIER_STATE_KEY: TokenVerifier(settings)}
-        ),
+        state=State({SETTINGS_STATE_KEY: settings, VERIFIER_STATE_KEY: TokenVerifier(settings)}),
         logging_config=None,
     )
     app.asgi_handler = ObservabilityMiddleware(app.asgi_handler, access_log)

@@ -186,7 +186,9 @@ class Moderation:
         batch_status, last = await pipe.execute()
         if batch_status is None:
             raise ApiError(
-                400, "unknown_video", f"video {body.videoId!r} is not in the catalogue",
+                400,
+                "unknown_video",
+                f"video {body.videoId!r} is not in the catalogue",
                 param="videoId",
             )
         previous = _decode_decision(last).status if last else batch_status.decode()

@@ -80,7 +80,9 @@ async def review_queue(redis: Redis, query: HotQuery) -> ReviewQueue:
     if generated_at is None:
         if query.snapshot is not None:
             raise ApiError(
-                410, "snapshot_expired", f"snapshot {snapshot_id} is no longer retained",
+                410,
+                "snapshot_expired",
+                f"snapshot {snapshot_id} is no longer retained",
                 param="snapshot",
             )
         raise unavailable("no_snapshot", "the current snapshot cannot be read")
@@ -96,16 +98,18 @@ async def review_queue(redis: Redis, query: HotQuery) -> ReviewQueue:
             if payload is None:
                 continue
             item = _decode_payload(payload)
-            items.append(QueueItem(
-                rank=query.offset + position + 1,
-                videoId=vid,
-                title=item.title,
-                thumbnailUrl=item.thumbnailUrl,
-                creator=item.creator,
-                hotScore=round(score, 3),
-                stats=item.stats,
-                moderationStatus=item.moderationStatus,
-            ))
+            items.append(
+                QueueItem(
+                    rank=query.offset + position + 1,
+                    videoId=vid,
+                    title=item.title,
+                    thumbnailUrl=item.thumbnailUrl,
+                    creator=item.creator,
+                    hotScore=round(score, 3),
+                    stats=item.stats,
+                    moderationStatus=item.moderationStatus,
+                )
+            )
     return ReviewQueue(
         snapshotId=snapshot_id,
         generatedAt=generated,

@@ -185,11 +185,16 @@ class PersonalReranker:
         if user is None:
             return GLOBAL_RANKING
         scores = blended_scores(
-            candidates, user, self._settings.personal_blend,
+            candidates,
+            user,
+            self._settings.personal_blend,
             self._settings.personal_demote_watched,
         )
-        return Ranking(order=BlendedOrder(scores, candidates.tiebreak), personalized=True,
-                       cache_key=f"{version}:{principal.sub}")
+        return Ranking(
+            order=BlendedOrder(scores, candidates.tiebreak),
+            personalized=True,
+            cache_key=f"{version}:{principal.sub}",
+        )
 
     async def aclose(self) -> None:
         """Stop the background reads, close Redis and LanceDB (app shutdown)."""
@@ -248,8 +253,10 @@ class PersonalReranker:
         if tables is None:
             if self._db is None:
                 self._db = await lancedb.connect_async(str(self._settings.lancedb_dir))
-            tables = (await self._db.open_table(videos_table(version)),
-                      await self._db.open_table(users_table(version)))
+            tables = (
+                await self._db.open_table(videos_table(version)),
+                await self._db.open_table(users_table(version)),
+            )
             self._tables[version] = tables
             while len(self._tables) > 3:
                 self._tables.popitem(last=False)
@@ -269,8 +276,7 @@ class PersonalReranker:
     async def _read_candidates(self, view: FeedView, version: str) -> Candidates:
         videos, _ = await self._open(version)
         ids = [e.video_id for e in view.entries]
-        found = await (videos.query().where(col("id").isin(ids))
-                       .select(["id", "vector"]).to_arrow())
+        found = await videos.query().where(col("id").isin(ids)).select(["id", "vector"]).to_arrow()
         index = {video_id: row for row, video_id in enumerate(ids)}
         matrix = np.zeros((len(ids), _dim(found)), dtype=np.float32)
         if found.num_rows:
@@ -323,8 +329,12 @@ class PersonalReranker:
 
     async def _read_users(self, version: str, user_ids: list[str]) -> dict[str, UserVector]:
         _, users = await self._open(version)
-        found = await (users.query().where(col("id").isin(user_ids))
-                       .select(["id", "vector", "watched"]).to_arrow())
+        found = await (
+            users.query()
+            .where(col("id").isin(user_ids))
+            .select(["id", "vector", "watched"])
+            .to_arrow()
+        )
         vectors = unit_rows(_matrix(found))
         return {
             user_id: UserVector(vector=vector, watched=tuple(watched or ()))

@@ -56,8 +56,10 @@ class FeedView:
             item[len(b'{"rank":%d,' % (i + 1)) :] for i, item in enumerate(self._items)
         ]
         common = (
-            b',"generatedAt":' + _encode(self.generated_at)
-            + b',"snapshotId":' + _encode(self.snapshot_id)
+            b',"generatedAt":'
+            + _encode(self.generated_at)
+            + b',"snapshotId":'
+            + _encode(self.snapshot_id)
         )
         self._pages: dict[tuple[str, bool, int, int], Page] = {}
         self._heads = {

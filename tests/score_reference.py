@@ -13,8 +13,12 @@ from datetime import datetime
 from typing import Any
 
 DEFAULTS = {
-    "like": 1.0, "comment": 3.0, "share": 5.0, "watch_per_minute": 1.0,
-    "watch_cap_sec": 3600.0, "half_life_hours": 6.0,
+    "like": 1.0,
+    "comment": 3.0,
+    "share": 5.0,
+    "watch_per_minute": 1.0,
+    "watch_cap_sec": 3600.0,
+    "half_life_hours": 6.0,
 }
 
 
@@ -53,7 +57,8 @@ def reference_scores(
             key = (e["video_id"], e["user_id"], e["type"])
             best = first.get(key)
             if best is None or (e["occurred_at"], e["event_id"]) < (
-                best["occurred_at"], best["event_id"]
+                best["occurred_at"],
+                best["event_id"],
             ):
                 first[key] = e
         else:
@@ -93,7 +98,8 @@ def reference_feed(
     """The expected ``hot:global``: approved catalogue videos, score desc then id, top N."""
     known = set(catalogue)
     eligible = [
-        (vid, s.score) for vid, s in scores.items()
+        (vid, s.score)
+        for vid, s in scores.items()
         if vid in known and statuses.get(vid) == "approved"
     ]
     eligible.sort(key=lambda p: (-p[1], p[0]))

@@ -1,6 +1,5 @@
 """dbt domain: staging → intermediate → marts, with dbt tests as asset checks."""
 
-
 import json
 from collections.abc import Iterator
 from typing import Any

@@ -13,8 +13,6 @@ from dagster_dbt import get_asset_key_for_model
 from dagster_project.assets.dbt import hot_dbt_assets
 from dagster_project.project import model_relation
 from dagster_project.resources import RedisResource, WarehouseResource
-from hot import embedding_store
-from hot.embeddings import import_vectors, read_interactions_retrying, train_svd
 from hot.settings import get_settings
 
 
@@ -41,8 +39,14 @@ def embeddings(
 ) -> MaterializeResult:
     """User and video vectors for ``type=personal``, published as a new LanceDB version."""
     settings = get_settings()
+    # Imported here, not at module level: lancedb and scipy take seconds to import, and
+    # every run process (the landing → Redis path included) imports this code location.
+    from hot import embedding_store
+    from hot.embeddings import import_vectors, read_interactions_retrying, train_svd
+
     inter = read_interactions_retrying(
-        warehouse.connect, model_relation("fct_user_video_interactions"),
+        warehouse.connect,
+        model_relation("fct_user_video_interactions"),
         model_relation("dim_videos"),
     )
     if config.vectors_path:

@@ -1,9 +1,15 @@
 """Ingest domain: landing files → DuckDB ``raw.*`` (the dbt sources)."""
 
-
 from collections import Counter
 
-from dagster import AssetExecutionContext, AssetKey, AssetSpec, Config, MaterializeResult, multi_asset
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    AssetSpec,
+    Config,
+    MaterializeResult,
+    multi_asset,
+)
 
 from dagster_project.resources import WarehouseResource
 from hot.ingest import SOURCES, Ingestor
@@ -21,8 +27,12 @@ class IngestConfig(Config):
 
 @multi_asset(
     specs=[
-        AssetSpec(key, description=f"Raw `{source}` rows ingested from landing/{source}/",
-                  group_name="ingest", kinds={"duckdb", "python"})
+        AssetSpec(
+            key,
+            description=f"Raw `{source}` rows ingested from landing/{source}/",
+            group_name="ingest",
+            kinds={"duckdb", "python"},
+        )
         for source, key in RAW_KEYS.items()
     ],
     can_subset=True,

@@ -1,6 +1,5 @@
 """Publish domain: the dbt marts → an atomic snapshot in Redis (``hot:global`` + payloads)."""
 
-
 from datetime import UTC, datetime
 
 from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
@@ -50,9 +49,7 @@ def hot_snapshot(
         statuses = con.execute(
             f"select video_id, moderation_status from {model_relation('dim_videos')}"
         ).fetchall()
-    generated_at = (
-        feed[0][len(FEED_COLUMNS)].replace(tzinfo=UTC) if feed else datetime.now(UTC)
-    )
+    generated_at = feed[0][len(FEED_COLUMNS)].replace(tzinfo=UTC) if feed else datetime.now(UTC)
     snapshot = Snapshot(
         snapshot_id=new_snapshot_id(generated_at),
         generated_at=generated_at,

@@ -78,7 +78,7 @@ def embeddings_sensor(context: SensorEvaluationContext) -> RunRequest | SkipReas
         return SkipReason(f"{pending} new batch(es) since the last refresh (refresh at {every})")
     context.update_cursor(json.dumps({"after": after, "pending": 0}))
     return RunRequest(
-        run_key="embed-" + "-".join(str(after.get(k.to_user_string(), 0))
-                                    for k in RAW_KEYS.values()),
+        run_key="embed-"
+        + "-".join(str(after.get(k.to_user_string(), 0)) for k in RAW_KEYS.values()),
         tags={"hot/batches": str(pending)},
     )

@@ -44,7 +44,9 @@ def scan(landing_dir: Path, cursor: dict[str, object]) -> tuple[list[str], dict[
     if not found:
         return [], cursor
     new_mark = max(mark, *(c for c, _ in found))
-    at_mark = sorted({n for c, n in found if c == new_mark} | (seen_at_mark if new_mark == mark else set()))
+    at_mark = sorted(
+        {n for c, n in found if c == new_mark} | (seen_at_mark if new_mark == mark else set())
+    )
     order = {s: i for i, s in enumerate(SOURCES)}
     names = sorted((n for _, n in found), key=lambda n: (order[n.split("/")[0]], n))
     return names, {"ctime_ns": new_mark, "at_mark": at_mark}

@@ -56,15 +56,21 @@ PAGING_PARAMETERS = [p for p in HOT_PARAMETERS if p.name in {"limit", "offset", 
 
 DECISION_BODY = RequestBody(
     required=True,
-    content={"application/json": OpenAPIMediaType(schema=Schema(
-        type=OpenAPIType.OBJECT,
-        required=["videoId", "status", "reason"],
-        properties={
-            "videoId": Schema(type=OpenAPIType.STRING, min_length=1, max_length=MAX_VIDEO_ID),
-            "status": Schema(type=OpenAPIType.STRING, enum=list(STATUSES)),
-            "reason": Schema(type=OpenAPIType.STRING, min_length=1, max_length=MAX_REASON),
-        },
-    ))},
+    content={
+        "application/json": OpenAPIMediaType(
+            schema=Schema(
+                type=OpenAPIType.OBJECT,
+                required=["videoId", "status", "reason"],
+                properties={
+                    "videoId": Schema(
+                        type=OpenAPIType.STRING, min_length=1, max_length=MAX_VIDEO_ID
+                    ),
+                    "status": Schema(type=OpenAPIType.STRING, enum=list(STATUSES)),
+                    "reason": Schema(type=OpenAPIType.STRING, min_length=1, max_length=MAX_REASON),
+                },
+            )
+        )
+    },
 )
 
 
@@ -113,8 +119,10 @@ class ModerationController(Controller):
         summary="Record a moderation decision",
         operation_class=DecisionOperation,
         responses={
-            400: _error("`invalid_body`, `invalid_status`, `invalid_reason`, `unknown_video`, "
-                        "`invalid_idempotency_key`"),
+            400: _error(
+                "`invalid_body`, `invalid_status`, `invalid_reason`, `unknown_video`, "
+                "`invalid_idempotency_key`"
+            ),
             409: _error("`idempotency_conflict` / `idempotency_in_progress`"),
             **COMMON_ERRORS,
         },

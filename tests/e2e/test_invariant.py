@@ -33,33 +33,40 @@ USERS = ("u_1", "u_2", "u_3", "c_x", "c_y")  # c_x / c_y are also creators
 CREATORS_FIRST = {"v_a": "c_x", "v_b": "c_y", "v_c": "c_x"}
 CREATORS_LATER = {"v_a": "c_y", "v_b": "c_y", "v_c": "c_x"}  # v_a changes hands
 
-event_strategy = st.fixed_dictionaries({
-    "type": st.sampled_from(("like", "like", "share", "comment", "watch")),
-    "video_id": st.sampled_from(VIDEOS),
-    "user_id": st.sampled_from(USERS),
-    # Up to three days back, to the millisecond; ties are allowed on purpose.
-    "age_ms": st.integers(min_value=0, max_value=3 * 86_400_000),
-    "watch_time_sec": st.sampled_from((0, 1.5, 59.9, 600, 3600, 5000)),
-})
+event_strategy = st.fixed_dictionaries(
+    {
+        "type": st.sampled_from(("like", "like", "share", "comment", "watch")),
+        "video_id": st.sampled_from(VIDEOS),
+        "user_id": st.sampled_from(USERS),
+        # Up to three days back, to the millisecond; ties are allowed on purpose.
+        "age_ms": st.integers(min_value=0, max_value=3 * 86_400_000),
+        "watch_time_sec": st.sampled_from((0, 1.5, 59.9, 600, 3600, 5000)),
+    }
+)
 
-scenario_strategy = st.fixed_dictionaries({
-    "events": st.lists(event_strategy, min_size=1, max_size=30),
-    "seed": st.randoms(use_true_random=False),
-    "files": st.integers(min_value=2, max_value=4),
-    "runs": st.integers(min_value=1, max_value=3),
-    "replays": st.integers(min_value=0, max_value=5),
-    "creator_change_at": st.integers(min_value=0, max_value=4),
-})
+scenario_strategy = st.fixed_dictionaries(
+    {
+        "events": st.lists(event_strategy, min_size=1, max_size=30),
+        "seed": st.randoms(use_true_random=False),
+        "files": st.integers(min_value=2, max_value=4),
+        "runs": st.integers(min_value=1, max_value=3),
+        "replays": st.integers(min_value=0, max_value=5),
+        "creator_change_at": st.integers(min_value=0, max_value=4),
+    }
+)
 
 
 def _materialize(raw: list[dict[str, Any]]) -> list[dict[str, Any]]:
     events = []
     for i, r in enumerate(raw):
         e: dict[str, Any] = {
-            "event_id": f"e{i:03d}", "type": r["type"], "video_id": r["video_id"],
+            "event_id": f"e{i:03d}",
+            "type": r["type"],
+            "video_id": r["video_id"],
             "user_id": r["user_id"],
-            "occurred_at": format_ts(datetime.fromtimestamp(NOW, UTC)
-                                     - timedelta(milliseconds=r["age_ms"])),
+            "occurred_at": format_ts(
+                datetime.fromtimestamp(NOW, UTC) - timedelta(milliseconds=r["age_ms"])
+            ),
         }
         if r["type"] == "watch":
             e["watch_time_sec"] = r["watch_time_sec"]
@@ -72,17 +79,24 @@ def _line(obj: dict[str, Any]) -> bytes:
 
 
 def _catalogue(landing: Path, name: str, creators: dict[str, str]) -> None:
-    write_atomic(landing / "videos", name, [
-        _line({"video_id": v, "title": v, "creator_id": c}) for v, c in creators.items()
-    ])
+    write_atomic(
+        landing / "videos",
+        name,
+        [_line({"video_id": v, "title": v, "creator_id": c}) for v, c in creators.items()],
+    )
 
 
 @contextmanager
 def _deployment(root: Path, redis_url: str) -> Iterator[Path]:
     """A fresh data dir pointed at ``redis_url`` (env restored afterwards)."""
     saved = {k: os.environ.get(k) for k in ("HOT_DATA_DIR", "HOT_REDIS_URL", "DAGSTER_HOME")}
-    os.environ.update({"HOT_DATA_DIR": str(root), "HOT_REDIS_URL": redis_url,
-                       "DAGSTER_HOME": str(root / "dagster_home")})
+    os.environ.update(
+        {
+            "HOT_DATA_DIR": str(root),
+            "HOT_REDIS_URL": redis_url,
+            "DAGSTER_HOME": str(root / "dagster_home"),
+        }
+    )
     get_settings.cache_clear()
     ensure_dagster_home()
     try:
@@ -109,9 +123,16 @@ def _run(tag: str) -> None:
     assert result.success, f"{tag}: {result.error}"
 
 
-@settings(max_examples=5, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture,
-                                 HealthCheck.data_too_large])
+@settings(
+    max_examples=5,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.data_too_large,
+    ],
+)
 @given(scenario=scenario_strategy)
 def test_cut_order_replay_and_delay_never_change_scores(
     scenario: dict[str, Any], tmp_path_factory: Any, redis_server: EmbeddedRedis
@@ -124,9 +145,14 @@ def test_cut_order_replay_and_delay_never_change_scores(
     clean_url = redis_server.url.rsplit("/", 1)[0] + "/1"
     redis.Redis.from_url(clean_url).flushdb()
     with _deployment(work / "clean", clean_url) as landing:
-        write_atomic(landing / "moderation", "m.jsonl", [
-            _line({"video_id": v, "status": "approved", "decided_at": "2026-01-01T00:00:00Z"})
-            for v in VIDEOS])
+        write_atomic(
+            landing / "moderation",
+            "m.jsonl",
+            [
+                _line({"video_id": v, "status": "approved", "decided_at": "2026-01-01T00:00:00Z"})
+                for v in VIDEOS
+            ],
+        )
         _catalogue(landing, "0.jsonl", CREATORS_LATER)
         write_atomic(landing / "events", "all.jsonl", [_line(e) for e in events])
         _run("clean")
@@ -147,9 +173,14 @@ def test_cut_order_replay_and_delay_never_change_scores(
     run_after = set(rng.sample(range(len(files)), min(scenario["runs"], len(files))))
     run_after.add(len(files) - 1)
     with _deployment(work / "cut", cut_url) as landing:
-        write_atomic(landing / "moderation", "m.jsonl", [
-            _line({"video_id": v, "status": "approved", "decided_at": "2026-01-01T00:00:00Z"})
-            for v in VIDEOS])
+        write_atomic(
+            landing / "moderation",
+            "m.jsonl",
+            [
+                _line({"video_id": v, "status": "approved", "decided_at": "2026-01-01T00:00:00Z"})
+                for v in VIDEOS
+            ],
+        )
         _catalogue(landing, "0.jsonl", CREATORS_FIRST)
         for i, chunk in enumerate(files):
             if i == min(scenario["creator_change_at"], len(files) - 1):
@@ -162,10 +193,20 @@ def test_cut_order_replay_and_delay_never_change_scores(
 
     expected = reference_feed(
         reference_scores(
-            [{**e, "occurred_at": datetime.fromisoformat(e["occurred_at"].replace("Z", "+00:00"))}
-             for e in events],
-            CREATORS_LATER, datetime.fromtimestamp(NOW, UTC)),
-        {v: "approved" for v in VIDEOS}, VIDEOS, top_n=1000)
+            [
+                {
+                    **e,
+                    "occurred_at": datetime.fromisoformat(e["occurred_at"].replace("Z", "+00:00")),
+                }
+                for e in events
+            ],
+            CREATORS_LATER,
+            datetime.fromtimestamp(NOW, UTC),
+        ),
+        {v: "approved" for v in VIDEOS},
+        VIDEOS,
+        top_n=1000,
+    )
     assert set(clean) == set(cut) == {v for v, _ in expected}
     for vid, score in expected:
         assert rel_close(clean[vid], score), ("clean", vid, clean[vid], score)

@@ -34,8 +34,9 @@ def test_published_scores_match_the_spec(hot_env: Path, redis_client: redis.Redi
     assert second.snapshot_id != first.snapshot_id
 
     data = accepted_input(landing)
-    scores = reference_scores(data["events"], data["creators"],
-                              datetime.fromtimestamp(now + 60, UTC))
+    scores = reference_scores(
+        data["events"], data["creators"], datetime.fromtimestamp(now + 60, UTC)
+    )
     expected = reference_feed(scores, data["statuses"], data["creators"], top_n=1000)
     ranked, items = published(redis_client)
 
@@ -45,7 +46,10 @@ def test_published_scores_match_the_spec(hot_env: Path, redis_client: redis.Redi
         assert rel_close(ranked[vid], score), (vid, ranked[vid], score)
         stats, ref = items[vid]["stats"], scores[vid]
         assert (stats["likes"], stats["comments"], stats["shares"]) == (
-            ref.likes, ref.comments, ref.shares)
+            ref.likes,
+            ref.comments,
+            ref.shares,
+        )
         # Rounded to an integer; float summation order may tip an exact .5 either way.
         assert abs(stats["watchTimeSec"] - ref.watch_sec) <= 0.5 + 1e-6
     meta = redis_client.hgetall(keys.snapshot_meta(second.snapshot_id or ""))

@@ -14,9 +14,16 @@ import redis
 from hot import keys
 
 
-def _hot(*args: str, env: dict[str, str] | None = None, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "hot.cli", *args], capture_output=True,
-                          text=True, env=env or dict(os.environ), timeout=timeout)
+def _hot(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "hot.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env or dict(os.environ),
+        timeout=timeout,
+    )
 
 
 @pytest.mark.parametrize("command", ["demo", "run", "embed", "serve", "simulate", "token"])
@@ -48,8 +55,12 @@ def test_simulate_then_run_publishes_and_a_dead_redis_fails_clearly(
 def test_token_is_signed_with_the_configured_key(hot_env: Path) -> None:
     result = _hot("token", "--sub", "u_42", "--role", "moderator", "--ttl", "120")
     assert result.returncode == 0, result.stderr
-    claims = jwt.decode(result.stdout.strip(), os.environ["HOT_JWT_SECRET"],
-                        algorithms=["HS256"], options={"verify_aud": False})
+    claims = jwt.decode(
+        result.stdout.strip(),
+        os.environ["HOT_JWT_SECRET"],
+        algorithms=["HS256"],
+        options={"verify_aud": False},
+    )
     assert claims["sub"] == "u_42"
     assert "moderator" in claims["roles"]
     assert 0 < claims["exp"] - claims["iat"] <= 120

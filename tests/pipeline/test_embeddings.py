@@ -57,8 +57,16 @@ def write_marts(duckdb_path: Path, seed: int = 3) -> None:
             picks.append((int(rng.integers(TOPICS)), int(rng.integers(VIDEOS_PER_TOPIC))))
             for t, v in set(picks):
                 watch = float(rng.choice([60.0, 900.0]))
-                rows.append((_user(topic, n), _video(t, v), 1.0 + watch / 60, watch,
-                             1_775_980_800.0 - float(rng.integers(86_400)), False))
+                rows.append(
+                    (
+                        _user(topic, n),
+                        _video(t, v),
+                        1.0 + watch / 60,
+                        watch,
+                        1_775_980_800.0 - float(rng.integers(86_400)),
+                        False,
+                    )
+                )
     rows.append(("c_1", _video(0, 0), 0.0, 0.0, None, True))  # the creator's own pair
     interactions = model_relation("fct_user_video_interactions")
     videos = model_relation("dim_videos")
@@ -91,7 +99,7 @@ def warehouse(hot_env: Path) -> Path:
 
 
 def _vectors(db_dir: Path, version: str, table: str) -> dict[str, np.ndarray]:
-    name = (embedding_store.users_table if table == "users" else embedding_store.videos_table)
+    name = embedding_store.users_table if table == "users" else embedding_store.videos_table
     rows = lancedb.connect(str(db_dir)).open_table(name(version)).to_arrow().to_pylist()
     return {r["id"]: np.asarray(r["vector"], dtype=np.float64) for r in rows}
 
@@ -126,8 +134,12 @@ def test_learned_embeddings_separate_tastes_and_versions_flip(
     assert np.mean(np.array(gaps) > 0) > 0.95  # the planted tastes are recovered
     assert np.mean(gaps) > 0.3
 
-    watched = lancedb.connect(str(db_dir)).open_table(
-        embedding_store.users_table(version)).to_arrow().to_pylist()
+    watched = (
+        lancedb.connect(str(db_dir))
+        .open_table(embedding_store.users_table(version))
+        .to_arrow()
+        .to_pylist()
+    )
     assert any(r["watched"] for r in watched)  # 900 s pairs count as heavily watched
 
     published = [version]
@@ -138,7 +150,7 @@ def test_learned_embeddings_separate_tastes_and_versions_flip(
         published.append(result.metadata["version"])
     assert published == sorted(published)
     assert redis_client.get(keys.EMBEDDINGS_VERSION) == published[-1].encode()
-    assert embedding_store.versions(db_dir) == published[-embedding_store.VERSIONS_RETAINED:]
+    assert embedding_store.versions(db_dir) == published[-embedding_store.VERSIONS_RETAINED :]
 
 
 def test_the_pointer_never_moves_back_to_an_older_version(redis_client: redis.Redis) -> None:
@@ -150,11 +162,16 @@ def test_the_pointer_never_moves_back_to_an_older_version(redis_client: redis.Re
 
 
 def _parquet(path: Path, rows: list[tuple[str, str, list[float] | None]]) -> Path:
-    pq.write_table(pa.table({
-        "kind": [r[0] for r in rows],
-        "id": [r[1] for r in rows],
-        "vector": pa.array([r[2] for r in rows], pa.list_(pa.float64())),
-    }), path)
+    pq.write_table(
+        pa.table(
+            {
+                "kind": [r[0] for r in rows],
+                "id": [r[1] for r in rows],
+                "vector": pa.array([r[2] for r in rows], pa.list_(pa.float64())),
+            }
+        ),
+        path,
+    )
     return path
 
 
@@ -162,7 +179,8 @@ def _good_rows() -> list[tuple[str, str, list[float] | None]]:
     rng = np.random.default_rng(5)
     rows: list[tuple[str, str, list[float] | None]] = [
         ("video", _video(t, v), rng.normal(size=DIM).tolist())
-        for t in range(TOPICS) for v in range(VIDEOS_PER_TOPIC)
+        for t in range(TOPICS)
+        for v in range(VIDEOS_PER_TOPIC)
     ]
     rows += [("user", _user(t, 0), rng.normal(size=DIM).tolist()) for t in range(TOPICS)]
     return rows
@@ -181,19 +199,31 @@ def test_imported_vectors_are_published(warehouse: Path, redis_client: redis.Red
 
 
 BAD_FILES = {
-    "wrong dimension": (lambda rows: [*rows[:3], ("video", rows[3][1], [0.5] * (DIM - 1)),
-                                      *rows[4:]], "vector dimension must be 16"),
-    "NaN": (lambda rows: [*rows[:-1], ("user", rows[-1][1], [float("nan")] * DIM)],
-            "NaN or infinite values (user u_3_00)"),
-    "unknown video": (lambda rows: [*rows, ("video", "v_nope", [1.0] * DIM)],
-                      "unknown video id(s) not in the catalogue: v_nope"),
-    "unknown user": (lambda rows: [*rows, ("user", "u_ghost", [1.0] * DIM)],
-                     "unknown user id(s) with no counted interactions: u_ghost"),
-    "bad kind": (lambda rows: [*rows, ("creator", "c_1", [1.0] * DIM)],
-                 "kind must be 'user' or 'video'"),
+    "wrong dimension": (
+        lambda rows: [*rows[:3], ("video", rows[3][1], [0.5] * (DIM - 1)), *rows[4:]],
+        "vector dimension must be 16",
+    ),
+    "NaN": (
+        lambda rows: [*rows[:-1], ("user", rows[-1][1], [float("nan")] * DIM)],
+        "NaN or infinite values (user u_3_00)",
+    ),
+    "unknown video": (
+        lambda rows: [*rows, ("video", "v_nope", [1.0] * DIM)],
+        "unknown video id(s) not in the catalogue: v_nope",
+    ),
+    "unknown user": (
+        lambda rows: [*rows, ("user", "u_ghost", [1.0] * DIM)],
+        "unknown user id(s) with no counted interactions: u_ghost",
+    ),
+    "bad kind": (
+        lambda rows: [*rows, ("creator", "c_1", [1.0] * DIM)],
+        "kind must be 'user' or 'video'",
+    ),
     "duplicate": (lambda rows: [*rows, rows[0]], f"duplicate id (video {_video(0, 0)})"),
-    "zero vector": (lambda rows: [*rows[:-1], ("user", rows[-1][1], [0.0] * DIM)],
-                    "zero vectors have no direction"),
+    "zero vector": (
+        lambda rows: [*rows[:-1], ("user", rows[-1][1], [0.0] * DIM)],
+        "zero vectors have no direction",
+    ),
     "null vector": (lambda rows: [*rows[:-1], ("user", rows[-1][1], None)], "has no vector"),
 }
 
@@ -203,8 +233,11 @@ def test_bad_vectors_are_refused_with_a_clear_message(tmp_path: Path, case: str)
     rows = _good_rows()
     known = Interactions(
         user_ids=np.array([r[1] for r in rows if r[0] == "user"]),
-        video_ids=np.array([_video(0, 0)] * 4), weight=np.ones(4), watch_sec=np.zeros(4),
-        last_epoch=np.zeros(4), known_videos=frozenset(r[1] for r in rows if r[0] == "video"),
+        video_ids=np.array([_video(0, 0)] * 4),
+        weight=np.ones(4),
+        watch_sec=np.zeros(4),
+        last_epoch=np.zeros(4),
+        known_videos=frozenset(r[1] for r in rows if r[0] == "video"),
     )
     mutate, message = BAD_FILES[case]
     path = _parquet(tmp_path / "bad.parquet", mutate(rows))
@@ -235,7 +268,8 @@ def test_sensor_refreshes_after_n_ingested_batches(
 
     def ingested(instance: DagsterInstance, source: str, files: int) -> None:
         instance.report_runless_asset_event(
-            AssetMaterialization(asset_key=RAW_KEYS[source], metadata={"files": files}))
+            AssetMaterialization(asset_key=RAW_KEYS[source], metadata={"files": files})
+        )
 
     def tick(instance: DagsterInstance, cursor: str | None) -> tuple[object, str | None]:
         context = build_sensor_context(instance=instance, cursor=cursor)

@@ -19,7 +19,10 @@ NOW = datetime.now(UTC)
 
 def _event(event_id: str, **overrides: object) -> dict[str, object]:
     event: dict[str, object] = {
-        "event_id": event_id, "type": "like", "video_id": "v1", "user_id": "u1",
+        "event_id": event_id,
+        "type": "like",
+        "video_id": "v1",
+        "user_id": "u1",
         "occurred_at": format_ts(NOW - timedelta(minutes=1)),
     }
     event.update(overrides)
@@ -48,8 +51,11 @@ BAD_LINES: list[tuple[bytes, str]] = [
     (_line(_event("b6", occurred_at="last tuesday")), "invalid_timestamp"),
     (_line(_event("b7", occurred_at="2026-01-01T00:00:00")), "invalid_timestamp"),
     (_line(_event("b8", occurred_at=format_ts(NOW + timedelta(hours=2)))), "future_timestamp"),
-    (b'{"event_id":"b9","type":"watch","video_id":"v","user_id":"u",'
-     b'"occurred_at":"2026-01-01T00:00:00Z","watch_time_sec":NaN}', "invalid_json"),
+    (
+        b'{"event_id":"b9","type":"watch","video_id":"v","user_id":"u",'
+        b'"occurred_at":"2026-01-01T00:00:00Z","watch_time_sec":NaN}',
+        "invalid_json",
+    ),
     (_line(_event("b10", type="watch", watch_time_sec=-5)), "invalid_watch_time"),
     (_line(_event("b11", type="watch", watch_time_sec="12")), "invalid_watch_time"),
     (_line(_event("b12", type="watch")), "missing_field"),
@@ -94,8 +100,9 @@ def test_replayed_file_and_replayed_events_count_once(ingestor: Ingestor) -> Non
     assert ingestor.ingest_file(first).valid == 2
     assert ingestor.ingest_file(first).skipped  # the same file again: not read twice
     # The same events in a new file (a producer retry) are duplicates; first seen wins.
-    retry = write_atomic(events, "0002.jsonl",
-                         [_line(_event("e1", video_id="other")), _line(_event("e3"))])
+    retry = write_atomic(
+        events, "0002.jsonl", [_line(_event("e1", video_id="other")), _line(_event("e3"))]
+    )
     report = ingestor.ingest_file(retry)
     assert (report.valid, report.duplicates) == (1, 1)
     rows = ingestor.con.execute("select event_id, video_id from raw.events order by 1").fetchall()
@@ -106,8 +113,9 @@ def test_only_renamed_files_count_in_order_catalogue_first(ingestor: Ingestor) -
     land = ingestor.landing_dir
     write_atomic(land / "events", "0002.jsonl", [_line(_event("e2"))])
     write_atomic(land / "events", "0001.jsonl", [_line(_event("e1"))])
-    write_atomic(land / "videos", "0009.jsonl", [_line({"video_id": "v1", "title": "t",
-                                                        "creator_id": "c1"})])
+    write_atomic(
+        land / "videos", "0009.jsonl", [_line({"video_id": "v1", "title": "t", "creator_id": "c1"})]
+    )
     (land / "events" / "0003.jsonl.tmp").write_text("{}\n")  # still being written
     (land / "events" / ".0004.jsonl").write_text("{}\n")  # hidden temp name
     (land / "events" / "notes.txt").write_text("ignored\n")
@@ -121,12 +129,16 @@ def test_only_renamed_files_count_in_order_catalogue_first(ingestor: Ingestor) -
 def test_parquet_files_are_accepted(ingestor: Ingestor) -> None:
     folder = ingestor.landing_dir / "events"
     folder.mkdir(parents=True)
-    table = pa.table({
-        "event_id": ["p1", "p2"], "type": ["watch", "bogus"], "video_id": ["v1", "v1"],
-        "user_id": ["u1", "u2"],
-        "occurred_at": [format_ts(NOW - timedelta(minutes=3))] * 2,
-        "watch_time_sec": [12.0, None],
-    })
+    table = pa.table(
+        {
+            "event_id": ["p1", "p2"],
+            "type": ["watch", "bogus"],
+            "video_id": ["v1", "v1"],
+            "user_id": ["u1", "u2"],
+            "occurred_at": [format_ts(NOW - timedelta(minutes=3))] * 2,
+            "watch_time_sec": [12.0, None],
+        }
+    )
     pq.write_table(table, folder / "0001.parquet")
     report = ingestor.ingest_file(folder / "0001.parquet")
     assert (report.valid, report.quarantined) == (1, 1)
@@ -135,16 +147,30 @@ def test_parquet_files_are_accepted(ingestor: Ingestor) -> None:
 
 def test_catalogue_and_moderation_validation(ingestor: Ingestor) -> None:
     land = ingestor.landing_dir
-    videos = write_atomic(land / "videos", "0001.jsonl", [
-        _line({"video_id": "v1", "title": "A", "creator_id": "c1",
-               "published_at": "2026-01-01T00:00:00+09:00"}),
-        _line({"video_id": "v2", "title": "B"}),
-    ])
-    moderation = write_atomic(land / "moderation", "0001.jsonl", [
-        _line({"video_id": "v1", "status": "approved", "decided_at": "2026-01-01T00:00:00Z"}),
-        _line({"video_id": "v1", "status": "maybe", "decided_at": "2026-01-01T00:00:00Z"}),
-        _line({"video_id": "v1", "status": "removed"}),
-    ])
+    videos = write_atomic(
+        land / "videos",
+        "0001.jsonl",
+        [
+            _line(
+                {
+                    "video_id": "v1",
+                    "title": "A",
+                    "creator_id": "c1",
+                    "published_at": "2026-01-01T00:00:00+09:00",
+                }
+            ),
+            _line({"video_id": "v2", "title": "B"}),
+        ],
+    )
+    moderation = write_atomic(
+        land / "moderation",
+        "0001.jsonl",
+        [
+            _line({"video_id": "v1", "status": "approved", "decided_at": "2026-01-01T00:00:00Z"}),
+            _line({"video_id": "v1", "status": "maybe", "decided_at": "2026-01-01T00:00:00Z"}),
+            _line({"video_id": "v1", "status": "removed"}),
+        ],
+    )
     assert ingestor.ingest_file(videos).reasons == {"missing_field": 1}
     assert ingestor.ingest_file(moderation).reasons == {"invalid_status": 1, "missing_field": 1}
     published = ingestor.con.execute("select published_at from raw.videos").fetchone()

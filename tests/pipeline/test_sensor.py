@@ -10,7 +10,9 @@ from dagster_project.sensors.landing import landing_sensor
 from hot.simulate import write_atomic
 
 
-def _tick(instance: DagsterInstance, cursor: str | None) -> tuple[RunRequest | SkipReason, str | None]:
+def _tick(
+    instance: DagsterInstance, cursor: str | None
+) -> tuple[RunRequest | SkipReason, str | None]:
     context = build_sensor_context(instance=instance, cursor=cursor)
     result = landing_sensor(context)
     return result, context.cursor
@@ -38,9 +40,7 @@ def test_sensor_launches_each_new_file_once(hot_env: Path) -> None:
         half.rename(landing / "events" / "0003.jsonl")  # the producer's atomic rename
         result, cursor = _tick(instance, cursor)
         assert isinstance(result, RunRequest)
-        assert result.run_config["ops"]["landing_files"]["config"]["files"] == [
-            "events/0003.jsonl"
-        ]
+        assert result.run_config["ops"]["landing_files"]["config"]["files"] == ["events/0003.jsonl"]
         assert result.run_key != first_key
         result, _ = _tick(instance, cursor)
         assert isinstance(result, SkipReason)

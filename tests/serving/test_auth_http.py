@@ -159,9 +159,7 @@ def test_rs256_refusals(
 
 def test_rs256_signed_by_another_key_is_refused(rsa_api: ApiServer, feed: str) -> None:
     other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    assert _refused(rsa_api, f"Bearer {_rs256(other)}", headers={})["code"] == (
-        "invalid_signature"
-    )
+    assert _refused(rsa_api, f"Bearer {_rs256(other)}", headers={})["code"] == ("invalid_signature")
 
 
 def test_hs_rs_confusion_is_refused(rsa_api: ApiServer, feed: str, public_pem: bytes) -> None:

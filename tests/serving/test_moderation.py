@@ -105,10 +105,16 @@ def test_other_bad_requests(mod: httpx.Client) -> None:
     response = mod.post(DECISIONS, json=ok, headers={"Idempotency-Key": "x" * 201})
     assert response.json()["error"]["code"] == "invalid_idempotency_key"
     assert mod.get(DECISIONS).json()["error"] == {
-        "code": "invalid_video_id", "message": "videoId is required", "param": "videoId"}
+        "code": "invalid_video_id",
+        "message": "videoId is required",
+        "param": "videoId",
+    }
     assert mod.get(DECISIONS, params={"videoId": "v_nope"}).status_code == 404
-    for params, code in [({"limit": 0}, "invalid_limit"), ({"offset": -1}, "invalid_offset"),
-                         ({"snapshot": "bad id!"}, "invalid_snapshot")]:
+    for params, code in [
+        ({"limit": 0}, "invalid_limit"),
+        ({"offset": -1}, "invalid_offset"),
+        ({"snapshot": "bad id!"}, "invalid_snapshot"),
+    ]:
         response = mod.get(QUEUE, params=params)
         assert (response.status_code, response.json()["error"]["code"]) == (400, code)
     response = mod.get(QUEUE, params={"snapshot": "20200101T000000-abcdef"})
@@ -125,7 +131,8 @@ def test_review_queue_is_the_published_queue_by_would_be_score(
     assert queue["snapshotId"] == snapshot
     assert len(expected) >= 5
     assert [(i["videoId"], i["hotScore"]) for i in queue["items"]] == [
-        (v, round(s, 3)) for v, s in expected]
+        (v, round(s, 3)) for v, s in expected
+    ]
     assert [i["rank"] for i in queue["items"]] == list(range(1, len(expected) + 1))
     statuses = live_stack.redis.hgetall(keys.VIDEO_STATUS)
     for item in queue["items"]:
@@ -162,8 +169,11 @@ def test_a_retried_post_records_once(live_stack: Stack, mod: httpx.Client) -> No
 
     def post() -> None:
         with live_stack.client(live_stack.token("mod-ann", moderator=True)) as client:
-            statuses.append(client.post(DECISIONS, json=concurrent,
-                                        headers={"Idempotency-Key": "burst-1"}).status_code)
+            statuses.append(
+                client.post(
+                    DECISIONS, json=concurrent, headers={"Idempotency-Key": "burst-1"}
+                ).status_code
+            )
 
     threads = [threading.Thread(target=post) for _ in range(6)]
     for thread in threads:
@@ -179,11 +189,14 @@ def test_a_retried_post_records_once(live_stack: Stack, mod: httpx.Client) -> No
 def test_the_audit_trail_is_complete(live_stack: Stack, mod: httpx.Client) -> None:
     video = _approved_in_feed(live_stack, skip=5)
     started = datetime.now(UTC)
-    first = mod.post(DECISIONS, json={"videoId": video, "status": "restricted",
-                                      "reason": "  misleading thumbnail "})
+    first = mod.post(
+        DECISIONS,
+        json={"videoId": video, "status": "restricted", "reason": "  misleading thumbnail "},
+    )
     with live_stack.client(live_stack.token("mod-bob", moderator=True)) as bob:
-        second = bob.post(DECISIONS, json={"videoId": video, "status": "approved",
-                                           "reason": "thumbnail fixed"})
+        second = bob.post(
+            DECISIONS, json={"videoId": video, "status": "approved", "reason": "thumbnail fixed"}
+        )
     assert (first.status_code, second.status_code) == (201, 201)
     trail = mod.get(DECISIONS, params={"videoId": video}).json()
     assert trail["videoId"] == video and trail["currentStatus"] == "approved"
@@ -214,7 +227,11 @@ def test_takedown_leaves_the_feed_at_once_and_the_scores_at_the_next_batch(
     assert removed.status_code == 201, removed.text
     decision = removed.json()
     assert {k: decision[k] for k in ("videoId", "status", "decidedBy", "reason")} == {
-        "videoId": top, "status": "removed", "decidedBy": "mod-ann", "reason": "spam"}
+        "videoId": top,
+        "status": "removed",
+        "decidedBy": "mod-ann",
+        "reason": "spam",
+    }
     assert decision["previousStatus"] == "approved"
     # The very next request no longer serves it, pinned or not.
     assert top not in {i["videoId"] for i in live_stack.feed()["items"]}
@@ -224,14 +241,19 @@ def test_takedown_leaves_the_feed_at_once_and_the_scores_at_the_next_batch(
     assert live_stack.redis.sismember(keys.TAKEDOWNS, top)
     assert int(live_stack.redis.get(keys.TAKEDOWNS_VERSION)) == version + 1
 
-    approved = mod.post(DECISIONS, json={"videoId": rising, "status": "approved",
-                                         "reason": "original content"})
+    approved = mod.post(
+        DECISIONS, json={"videoId": rising, "status": "approved", "reason": "original content"}
+    )
     assert approved.status_code == 201
     assert rising not in {i["videoId"] for i in _queue(mod)["items"]}
 
     landed = [json.loads(p.read_text()) for p in _landing(live_stack)]
-    assert {"video_id": top, "status": "removed", "decided_at": decision["decidedAt"],
-            "reason": "spam"} in landed
+    assert {
+        "video_id": top,
+        "status": "removed",
+        "decided_at": decision["decidedAt"],
+        "reason": "spam",
+    } in landed
     assert not list((live_stack.settings.landing_dir / "moderation").glob(".*"))
 
     live_stack.run_batch()
@@ -252,12 +274,18 @@ def test_takedown_leaves_the_feed_at_once_and_the_scores_at_the_next_batch(
 def test_redis_down_is_503_never_500(live_stack: Stack) -> None:
     dead = f"redis://127.0.0.1:{free_port()}/0"
     token = live_stack.token("mod-ann", moderator=True)
-    with live_stack.other_server(redis_url=dead) as server, httpx.Client(
-        base_url=server.url, headers={"Authorization": f"Bearer {token}"}, timeout=10
-    ) as client:
+    with (
+        live_stack.other_server(redis_url=dead) as server,
+        httpx.Client(
+            base_url=server.url, headers={"Authorization": f"Bearer {token}"}, timeout=10
+        ) as client,
+    ):
         responses = [
-            client.post(DECISIONS, json={"videoId": "v_00000", "status": "removed",
-                                         "reason": "spam"}, headers={"Idempotency-Key": "k1"}),
+            client.post(
+                DECISIONS,
+                json={"videoId": "v_00000", "status": "removed", "reason": "spam"},
+                headers={"Idempotency-Key": "k1"},
+            ),
             client.get(QUEUE),
             client.get(DECISIONS, params={"videoId": "v_00000"}),
         ]

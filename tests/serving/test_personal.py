@@ -107,7 +107,8 @@ def topic_of(creator_id: str) -> str:
 def user_row(stack: PersonalStack, user: str, version: str) -> dict[str, Any] | None:
     """The user's row of the LanceDB users table of ``version``."""
     table = lancedb.connect(str(stack.settings.lancedb_dir)).open_table(
-        embedding_store.users_table(version))
+        embedding_store.users_table(version)
+    )
     rows = [r for r in table.to_arrow().to_pylist() if r["id"] == user]
     return rows[0] if rows else None
 
@@ -115,24 +116,30 @@ def user_row(stack: PersonalStack, user: str, version: str) -> dict[str, Any] | 
 def video_vectors(stack: PersonalStack, version: str) -> dict[str, np.ndarray]:
     """Every video vector of ``version``."""
     table = lancedb.connect(str(stack.settings.lancedb_dir)).open_table(
-        embedding_store.videos_table(version))
+        embedding_store.videos_table(version)
+    )
     return {r["id"]: np.asarray(r["vector"], float) for r in table.to_arrow().to_pylist()}
 
 
 def reference_scores(
-    stack: PersonalStack, snapshot_id: str, ids: list[str], user_vector: np.ndarray,
-    watched: list[str], videos: dict[str, np.ndarray],
+    stack: PersonalStack,
+    snapshot_id: str,
+    ids: list[str],
+    user_vector: np.ndarray,
+    watched: list[str],
+    videos: dict[str, np.ndarray],
 ) -> dict[str, float]:
     """The blend, recomputed in float64 from LanceDB rows and the snapshot's exact scores."""
     hot = np.array([stack.redis.zscore(keys.snapshot_rank(snapshot_id), v) for v in ids])
     u = user_vector / np.linalg.norm(user_vector)
-    cosine = np.array([
-        float(videos[v] @ u / np.linalg.norm(videos[v])) if v in videos else 0.0 for v in ids
-    ])
+    cosine = np.array(
+        [float(videos[v] @ u / np.linalg.norm(videos[v])) if v in videos else 0.0 for v in ids]
+    )
     blend = stack.settings.personal_blend
     scores = blend * (1 + cosine) / 2 + (1 - blend) * hot / hot.max()
-    demote = np.array([stack.settings.personal_demote_watched if v in watched else 1.0
-                       for v in ids])
+    demote = np.array(
+        [stack.settings.personal_demote_watched if v in watched else 1.0 for v in ids]
+    )
     return dict(zip(ids, (scores * demote).tolist(), strict=True))
 
 
@@ -197,8 +204,14 @@ def test_personal_order_differs_from_global_and_matches_the_blend(
     version = stack.version()
     row = user_row(stack, user, version)
     assert row is not None
-    scores = reference_scores(stack, body["snapshotId"], glob, np.asarray(row["vector"]),
-                              row["watched"], video_vectors(stack, version))
+    scores = reference_scores(
+        stack,
+        body["snapshotId"],
+        glob,
+        np.asarray(row["vector"]),
+        row["watched"],
+        video_vectors(stack, version),
+    )
     assert_ordered_by(personal, scores)
 
     creators = {item["videoId"]: item["creator"]["id"] for item in body["items"]}
@@ -243,8 +256,9 @@ def test_caps_paging_pinning_and_takedowns_hold_in_the_personal_order(
     rank = stack.redis.zrange(keys.snapshot_rank(old_snapshot), 0, -1, withscores=True)
     payloads = stack.redis.hgetall(keys.snapshot_items(old_snapshot))
     now = datetime.now(UTC)
-    items = [SnapshotItem(v.decode(), 1.0 + n, json.loads(payloads[v]))
-             for n, (v, _) in enumerate(rank)]
+    items = [
+        SnapshotItem(v.decode(), 1.0 + n, json.loads(payloads[v])) for n, (v, _) in enumerate(rank)
+    ]
     publish_snapshot(stack.redis, Snapshot(new_snapshot_id(now), now, items))
     fresh = stack.feed(user)
     assert fresh["snapshotId"] != old_snapshot and fresh["personalized"] is True
@@ -261,8 +275,11 @@ def test_caps_paging_pinning_and_takedowns_hold_in_the_personal_order(
 
 
 def _vectors_parquet(
-    stack: PersonalStack, path: Path, override: dict[str, np.ndarray] | None = None,
-    extra: list[tuple[str, str, list[float]]] | None = None, dim: int | None = None,
+    stack: PersonalStack,
+    path: Path,
+    override: dict[str, np.ndarray] | None = None,
+    extra: list[tuple[str, str, list[float]]] | None = None,
+    dim: int | None = None,
     rotation: np.ndarray | None = None,
 ) -> Path:
     """The current version's vectors as an upstream Parquet (with changes; ``rotation``
@@ -270,29 +287,43 @@ def _vectors_parquet(
     version = stack.version()
     db = lancedb.connect(str(stack.settings.lancedb_dir))
     rows: list[tuple[str, str, list[float]]] = []
-    for kind, table in (("user", embedding_store.users_table(version)),
-                        ("video", embedding_store.videos_table(version))):
+    for kind, table in (
+        ("user", embedding_store.users_table(version)),
+        ("video", embedding_store.videos_table(version)),
+    ):
         for r in db.open_table(table).to_arrow().to_pylist():
             vector = (override or {}).get(r["id"], np.asarray(r["vector"]))
             if rotation is not None:
                 vector = rotation @ vector
             rows.append((kind, r["id"], list(map(float, vector))[:dim]))
     rows += extra or []
-    pq.write_table(pa.table({
-        "kind": [r[0] for r in rows], "id": [r[1] for r in rows],
-        "vector": pa.array([r[2] for r in rows], pa.list_(pa.float32())),
-    }), path)
+    pq.write_table(
+        pa.table(
+            {
+                "kind": [r[0] for r in rows],
+                "id": [r[1] for r in rows],
+                "vector": pa.array([r[2] for r in rows], pa.list_(pa.float32())),
+            }
+        ),
+        path,
+    )
     return path
 
 
-@pytest.mark.parametrize(("case", "message"), [
-    ("wrong dimension", "vector dimension must be 16"),
-    ("NaN", "NaN or infinite values"),
-    ("unknown id", "unknown video id(s) not in the catalogue: v_99999"),
-])
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [
+        ("wrong dimension", "vector dimension must be 16"),
+        ("NaN", "NaN or infinite values"),
+        ("unknown id", "unknown video id(s) not in the catalogue: v_99999"),
+    ],
+)
 def test_a_bad_vectors_file_is_refused_and_the_previous_version_keeps_serving(
-    stack: PersonalStack, tmp_path: Path, capsys: pytest.CaptureFixture[str],
-    case: str, message: str,
+    stack: PersonalStack,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    case: str,
+    message: str,
 ) -> None:
     user, _ = taste_user(stack, stack.feed("anyone", type="global"))
     before, version = stack.feed(user), stack.version()
@@ -324,15 +355,18 @@ def test_a_refresh_during_traffic_never_errors_or_mixes_versions(
     # order), and the user now loves another served topic.
     videos = video_vectors(stack, stack.version())
     other = next(topic_of(creators[v]) for v in glob if topic_of(creators[v]) != topic)
-    new_taste = np.mean([videos[v] for v in glob
-                         if topic_of(creators[v]) == other and v in videos], axis=0)
+    new_taste = np.mean(
+        [videos[v] for v in glob if topic_of(creators[v]) == other and v in videos], axis=0
+    )
     row = user_row(stack, user, stack.version())
     assert row is not None
-    expected_b = reference_scores(stack, global_body["snapshotId"], glob, new_taste,
-                                  row["watched"], videos)
+    expected_b = reference_scores(
+        stack, global_body["snapshotId"], glob, new_taste, row["watched"], videos
+    )
     rotation, _ = np.linalg.qr(np.random.default_rng(1).normal(size=(len(new_taste),) * 2))
-    path = _vectors_parquet(stack, tmp_path / "b.parquet", override={user: new_taste},
-                            rotation=rotation)
+    path = _vectors_parquet(
+        stack, tmp_path / "b.parquet", override={user: new_taste}, rotation=rotation
+    )
 
     seen: list[tuple[int, list[str] | None, bool | None]] = []
     stop = threading.Event()
@@ -341,11 +375,17 @@ def test_a_refresh_during_traffic_never_errors_or_mixes_versions(
         with httpx.Client(base_url=stack.url, timeout=10) as http:
             headers = {**FLAG_ON, "Authorization": f"Bearer {mint_token(stack.settings, user)}"}
             while not stop.is_set():
-                response = http.get("/api/v1/hot", params={"type": "personal", "limit": 100},
-                                    headers=headers)
+                response = http.get(
+                    "/api/v1/hot", params={"type": "personal", "limit": 100}, headers=headers
+                )
                 body = response.json() if response.status_code == 200 else None
-                seen.append((response.status_code, ids_of(body) if body else None,
-                             body["personalized"] if body else None))
+                seen.append(
+                    (
+                        response.status_code,
+                        ids_of(body) if body else None,
+                        body["personalized"] if body else None,
+                    )
+                )
 
     thread = threading.Thread(target=hammer, daemon=True)
     thread.start()

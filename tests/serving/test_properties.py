@@ -83,7 +83,9 @@ def test_walking_view_pages_covers_the_list_once(
     offset = 0
     while True:
         page = msgspec.json.decode(
-            view.page(feed_type, limit, offset).body, type=HotFeed, strict=True  # type: ignore[arg-type]
+            view.page(feed_type, limit, offset).body,
+            type=HotFeed,
+            strict=True,  # type: ignore[arg-type]
         )
         assert page.paging.total == view.total
         assert len(page.items) <= limit

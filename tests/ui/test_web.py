@@ -25,8 +25,14 @@ from tests.ui.stack import Stack
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 DOCS_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 TIMEOUT_MS = 10_000
@@ -96,8 +102,10 @@ def publish_copy(stack: Stack) -> str:
 
     def items(zkey: str, hkey: str) -> list[SnapshotItem]:
         payloads = client.hgetall(hkey)
-        return [SnapshotItem(m.decode(), s, json.loads(payloads[m]))
-                for m, s in client.zrange(zkey, 0, -1, withscores=True)]
+        return [
+            SnapshotItem(m.decode(), s, json.loads(payloads[m]))
+            for m, s in client.zrange(zkey, 0, -1, withscores=True)
+        ]
 
     now = datetime.now(UTC)
     snapshot = Snapshot(
@@ -131,10 +139,12 @@ def test_sign_in_and_the_feed_renders_the_api_items_in_order(
     assert first.locator(".thumb img").get_attribute("src") == data["thumbnailUrl"]
     assert first.locator(".avatar").get_attribute("src") == data["creator"]["avatarUrl"]
     expect(first.locator(".stat").first).to_have_attribute(
-        "title", f"Likes: {data['stats']['likes']:,}")
+        "title", f"Likes: {data['stats']['likes']:,}"
+    )
     page.wait_for_load_state("networkidle")
     broken = page.locator("#feed img").evaluate_all(
-        "imgs => imgs.filter(i => i.complete && i.naturalWidth === 0).length")
+        "imgs => imgs.filter(i => i.complete && i.naturalWidth === 0).length"
+    )
     assert broken == 0
     expect(page.locator("#feed-meta")).to_contain_text(f"{api['paging']['total']} videos")
     page.mouse.move(0, 0)
@@ -149,7 +159,8 @@ def test_paging_stays_on_one_snapshot_and_new_items_raise_a_pill(
     pinned = first["snapshotId"]
     wait_for_cards(page, [i["videoId"] for i in first["items"]])
     expect(page.locator("#page-info")).to_have_text(
-        f"Page 1 of {-(-first['paging']['total'] // 20)}")
+        f"Page 1 of {-(-first['paging']['total'] // 20)}"
+    )
 
     newer = publish_copy(live_stack)
     expect(page.locator("#new-pill")).to_be_visible()
@@ -166,8 +177,12 @@ def test_paging_stays_on_one_snapshot_and_new_items_raise_a_pill(
     page.click("#prev")
     wait_for_cards(page, [i["videoId"] for i in first["items"]])
     with page.expect_response(
-        lambda r: "/api/v1/hot?" in r.url and "offset=0" in r.url and "snapshot=" not in r.url
-        and "limit=20" in r.url
+        lambda r: (
+            "/api/v1/hot?" in r.url
+            and "offset=0" in r.url
+            and "snapshot=" not in r.url
+            and "limit=20" in r.url
+        )
     ) as response:
         page.click("#new-pill")
     assert response.value.json()["snapshotId"] == newer
@@ -182,9 +197,7 @@ def test_paging_stays_on_one_snapshot_and_new_items_raise_a_pill(
     expect(page.locator("#new-pill")).to_be_hidden()
 
 
-def test_personal_tab_renders_the_api_items_in_order(
-    live_stack: Stack, new_page: NewPage
-) -> None:
+def test_personal_tab_renders_the_api_items_in_order(live_stack: Stack, new_page: NewPage) -> None:
     token = live_stack.token("u_00007")
     page = new_page(live_stack.url + "/", token)
     expect(page.locator("#feed .card").first).to_be_visible()
@@ -193,10 +206,11 @@ def test_personal_tab_renders_the_api_items_in_order(
     body = response.value.json()
     assert body["type"] == "personal"
     with httpx.Client(base_url=live_stack.url) as http:
-        api = http.get("/api/v1/hot", params={"type": "personal", "limit": 20,
-                                              "snapshot": body["snapshotId"]},
-                       headers={"Authorization": f"Bearer {token}",
-                                "X-Feature-Flag": "hot_enabled=1"}).json()
+        api = http.get(
+            "/api/v1/hot",
+            params={"type": "personal", "limit": 20, "snapshot": body["snapshotId"]},
+            headers={"Authorization": f"Bearer {token}", "X-Feature-Flag": "hot_enabled=1"},
+        ).json()
     wait_for_cards(page, [i["videoId"] for i in api["items"]])
     expect(page.locator(".tab[data-type=personal]")).to_have_attribute("aria-selected", "true")
     if api["personalized"]:
@@ -235,8 +249,12 @@ def test_an_expired_session_says_so(live_stack: Stack, new_page: NewPage) -> Non
 def test_a_server_error_says_so(live_stack: Stack, new_page: NewPage) -> None:
     dead = f"redis://127.0.0.1:{free_port()}/0"
     with live_stack.other_server(redis_url=dead, dev_login=False) as server:
-        assert httpx.post(server.url + "/auth/dev-login",
-                          json={"sub": "x", "moderator": True}).status_code == 404
+        assert (
+            httpx.post(
+                server.url + "/auth/dev-login", json={"sub": "x", "moderator": True}
+            ).status_code
+            == 404
+        )
         page = new_page(server.url + "/")
         expect(page.locator("#dev-login-form")).to_have_count(0)
         page.fill("#token-form textarea", live_stack.token("viewer-5"))
@@ -265,7 +283,8 @@ def test_a_moderator_takes_a_video_down_and_it_leaves_the_viewers_feed(
     rows = moderator.locator("#mod-list .mod-row")
     expect(rows).to_have_count(len(queue["items"]))
     assert rows.evaluate_all("rs => rs.map(r => r.dataset.videoId)") == [
-        i["videoId"] for i in queue["items"]]
+        i["videoId"] for i in queue["items"]
+    ]
     expect(moderator.locator("#count-queue")).to_have_text(str(queue["paging"]["total"]))
 
     moderator.click(".tab[data-view=feed]")
@@ -294,9 +313,7 @@ def test_a_moderator_takes_a_video_down_and_it_leaves_the_viewers_feed(
     moderator.screenshot(path=str(screenshots / "moderate.png"))
 
 
-def test_a_non_moderator_gets_no_moderation_actions(
-    live_stack: Stack, new_page: NewPage
-) -> None:
+def test_a_non_moderator_gets_no_moderation_actions(live_stack: Stack, new_page: NewPage) -> None:
     page = new_page(live_stack.url + "/moderate", live_stack.token("viewer-7"))
     notice = page.locator("#notice[data-notice=forbidden]")
     expect(notice).to_be_visible()
@@ -316,11 +333,15 @@ def test_generated_media_and_assets_are_cacheable(live_stack: Stack) -> None:
         assert thumb.content == again.content and thumb.content.startswith(b"<svg")
         assert http.get("/media/thumbnails/v_00013.svg").content != thumb.content
         assert "max-age=31536000" in thumb.headers["cache-control"]
-        revalidated = http.get("/media/avatars/c_0003.svg",
-                               headers={"If-None-Match": avatar.headers["etag"]})
+        revalidated = http.get(
+            "/media/avatars/c_0003.svg", headers={"If-None-Match": avatar.headers["etag"]}
+        )
         assert revalidated.status_code == 304
-        for bad in ("/media/thumbnails/v_1.png", "/media/avatars/..%2fx.svg",
-                    "/media/avatars/.svg"):
+        for bad in (
+            "/media/thumbnails/v_1.png",
+            "/media/avatars/..%2fx.svg",
+            "/media/avatars/.svg",
+        ):
             assert http.get(bad).status_code == 404
         page = http.get("/")
         assert "script-src 'self'" in page.headers["content-security-policy"]
