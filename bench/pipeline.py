@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from hot import keys  # noqa: E402
 from hot.redis_server import EmbeddedRedis, free_port  # noqa: E402
-from hot.runner import ensure_dagster_home, run_pipeline  # noqa: E402
+from hot.runner import deployment, run_pipeline  # noqa: E402
 from hot.settings import get_settings  # noqa: E402
 from hot.simulate import Simulator, World, build_world, write_atomic  # noqa: E402
 from hot.warehouse import connect  # noqa: E402
@@ -41,19 +41,11 @@ WORLD_ARGS = {"n_creators": 400, "videos_per_creator": 6, "n_users": 50_000, "se
 
 
 @contextmanager
-def deployment(root: Path, redis_url: str) -> Iterator[Path]:
-    """Point the settings at a fresh data dir (and a Redis db) for one measurement."""
-    os.environ.update(
-        {
-            "HOT_DATA_DIR": str(root),
-            "HOT_REDIS_URL": redis_url,
-            "DAGSTER_HOME": str(root / "dagster_home"),
-        }
-    )
-    get_settings.cache_clear()
-    ensure_dagster_home()
-    redis.Redis.from_url(redis_url).flushdb()
-    yield root / "landing"
+def fresh_deployment(root: Path, redis_url: str) -> Iterator[Path]:
+    """A fresh data dir and an empty Redis db for one measurement."""
+    with deployment(root, redis_url) as landing:
+        redis.Redis.from_url(redis_url).flushdb()
+        yield landing
 
 
 def write_batch(sim: Simulator, n: int, chunk: int = 200_000) -> float:
@@ -118,7 +110,7 @@ def seed_history(db: Path, world: World, n: int, batches: int = 100) -> None:
 def bench_big_batch(base: Path, redis_url: str, n: int) -> float:
     """Events/s through ingest + dbt + publish for one batch of ``n`` events."""
     print(f"[1] one batch of {n:,} events on an empty history", flush=True)
-    with deployment(base / "big", redis_url) as landing:
+    with fresh_deployment(base / "big", redis_url) as landing:
         sim = Simulator(landing, build_world(**WORLD_ARGS))
         sim.write_catalogue()
         timed_pass("catalogue only")
@@ -136,7 +128,7 @@ def bench_history_ratio(
     times: dict[str, float] = {}
     for label, size in (("empty", 0), ("history", history)):
         print(f"[2] {batch:,}-event batch on {label} history ({size:,} events)", flush=True)
-        with deployment(base / label, redis_url) as landing:
+        with fresh_deployment(base / label, redis_url) as landing:
             sim = Simulator(landing, world, seed=5)
             sim.write_catalogue()
             if size:
@@ -154,7 +146,7 @@ def bench_sensor_latency(base: Path, redis_url: str, rounds: int) -> list[float]
     """Seconds from a file's rename into landing/ to a new ``hot:current`` under dagster dev."""
     print(f"[3] landing → snapshot latency with the sensor running ({rounds} files)", flush=True)
     client = redis.Redis.from_url(redis_url)
-    with deployment(base / "sensor", redis_url) as landing:
+    with fresh_deployment(base / "sensor", redis_url) as landing:
         sim = Simulator(landing, build_world(**WORLD_ARGS))
         sim.write_catalogue()
         sim.write_events(2000)

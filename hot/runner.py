@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -78,3 +80,30 @@ def ensure_dagster_home() -> Path:
     home = Path(os.environ.get("DAGSTER_HOME") or get_settings().dagster_home)
     os.environ["DAGSTER_HOME"] = str(prepare_dagster_home(home))
     return home
+
+
+@contextmanager
+def deployment(data_dir: Path, redis_url: str) -> Iterator[Path]:
+    """Point the settings at ``data_dir`` and ``redis_url`` for a while; yields the landing dir.
+
+    For benchmarks and tests that stand up several independent deployments in one process;
+    the previous environment is restored on exit.
+    """
+    names = ("HOT_DATA_DIR", "HOT_REDIS_URL", "DAGSTER_HOME")
+    saved = {name: os.environ.get(name) for name in names}
+    os.environ.update(
+        HOT_DATA_DIR=str(data_dir),
+        HOT_REDIS_URL=redis_url,
+        DAGSTER_HOME=str(data_dir / "dagster_home"),
+    )
+    get_settings.cache_clear()
+    ensure_dagster_home()
+    try:
+        yield data_dir / "landing"
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        get_settings.cache_clear()

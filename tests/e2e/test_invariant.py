@@ -8,10 +8,7 @@ those of one clean batch (and the oracle) to 1e-9 relative.
 from __future__ import annotations
 
 import json
-import os
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,8 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hot.redis_server import EmbeddedRedis
-from hot.runner import ensure_dagster_home, run_pipeline
-from hot.settings import get_settings
+from hot.runner import deployment, run_pipeline
 from hot.simulate import format_ts, write_atomic
 from tests.e2e.helpers import published
 from tests.score_reference import reference_feed, reference_scores, rel_close
@@ -86,28 +82,13 @@ def _catalogue(landing: Path, name: str, creators: dict[str, str]) -> None:
     )
 
 
-@contextmanager
-def _deployment(root: Path, redis_url: str) -> Iterator[Path]:
-    """A fresh data dir pointed at ``redis_url`` (env restored afterwards)."""
-    saved = {k: os.environ.get(k) for k in ("HOT_DATA_DIR", "HOT_REDIS_URL", "DAGSTER_HOME")}
-    os.environ.update(
-        {
-            "HOT_DATA_DIR": str(root),
-            "HOT_REDIS_URL": redis_url,
-            "DAGSTER_HOME": str(root / "dagster_home"),
-        }
+def _seed(landing: Path, creators: dict[str, str]) -> None:
+    """Every video approved, and a first catalogue naming ``creators``."""
+    approved = {"status": "approved", "decided_at": "2026-01-01T00:00:00Z"}
+    write_atomic(
+        landing / "moderation", "m.jsonl", [_line({"video_id": v, **approved}) for v in VIDEOS]
     )
-    get_settings.cache_clear()
-    ensure_dagster_home()
-    try:
-        yield root / "landing"
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-        get_settings.cache_clear()
+    _catalogue(landing, "0.jsonl", creators)
 
 
 def _scores(redis_url: str) -> dict[str, float]:
@@ -144,16 +125,8 @@ def test_cut_order_replay_and_delay_never_change_scores(
     # One clean batch: final catalogue, every event once, one run.
     clean_url = redis_server.url.rsplit("/", 1)[0] + "/1"
     redis.Redis.from_url(clean_url).flushdb()
-    with _deployment(work / "clean", clean_url) as landing:
-        write_atomic(
-            landing / "moderation",
-            "m.jsonl",
-            [
-                _line({"video_id": v, "status": "approved", "decided_at": "2026-01-01T00:00:00Z"})
-                for v in VIDEOS
-            ],
-        )
-        _catalogue(landing, "0.jsonl", CREATORS_LATER)
+    with deployment(work / "clean", clean_url) as landing:
+        _seed(landing, CREATORS_LATER)
         write_atomic(landing / "events", "all.jsonl", [_line(e) for e in events])
         _run("clean")
     clean = _scores(clean_url)
@@ -172,16 +145,8 @@ def test_cut_order_replay_and_delay_never_change_scores(
         files[rng.randrange(len(files))].append(e)
     run_after = set(rng.sample(range(len(files)), min(scenario["runs"], len(files))))
     run_after.add(len(files) - 1)
-    with _deployment(work / "cut", cut_url) as landing:
-        write_atomic(
-            landing / "moderation",
-            "m.jsonl",
-            [
-                _line({"video_id": v, "status": "approved", "decided_at": "2026-01-01T00:00:00Z"})
-                for v in VIDEOS
-            ],
-        )
-        _catalogue(landing, "0.jsonl", CREATORS_FIRST)
+    with deployment(work / "cut", cut_url) as landing:
+        _seed(landing, CREATORS_FIRST)
         for i, chunk in enumerate(files):
             if i == min(scenario["creator_change_at"], len(files) - 1):
                 _catalogue(landing, f"{i + 1}.jsonl", CREATORS_LATER)
