@@ -1,6 +1,9 @@
 # The two commands of the README: `make demo` and `make test` (both set up first).
 .PHONY: setup demo test lint bench
 
+# The venv's tools (dbt, dagster) first on PATH, as if it were activated.
+export PATH := $(CURDIR)/.venv/bin:$(PATH)
+
 setup:
 	./scripts/setup.sh
 

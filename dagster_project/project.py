@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 
 from dagster_dbt import DbtProject
@@ -14,8 +15,13 @@ DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt"
 
 
 def dbt_env() -> None:
-    """Export what dbt reads with `env_var`: the DuckDB file and the snapshot size."""
+    """Export what dbt needs: itself on PATH, and the DuckDB file and snapshot size it reads."""
     settings = get_settings()
+    # dagster-dbt runs `dbt` from PATH: make it this environment's, even when the venv is
+    # not activated (e.g. `.venv/bin/hot run`).
+    bin_dir = str(Path(sys.executable).parent)
+    if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
     os.environ["HOT_DUCKDB_PATH"] = str(settings.duckdb_path)
     os.environ["HOT_TOP_N"] = str(settings.top_n)
     os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
