@@ -20,7 +20,7 @@ from serving.auth import mint_token
 from tests.serving.api_support import FLAG_ON, SECRET, bearer, publish, random_items, token
 from tests.serving.conftest import AUDIENCE, ISSUER, ApiServer
 
-NOW = int(time.time())
+NOW = int(time.time())  # collection time: only for margins of an hour (parametrize)
 
 
 def _b64(data: dict[str, Any]) -> str:
@@ -30,7 +30,7 @@ def _b64(data: dict[str, Any]) -> str:
 
 def unsigned(alg: str = "none", **claims: Any) -> str:
     """A token with ``alg`` in its header and no signature."""
-    payload = {"sub": "u1", "exp": NOW + 600, **claims}
+    payload = {"sub": "u1", "exp": int(time.time()) + 600, **claims}
     return f"{_b64({'alg': alg, 'typ': 'JWT'})}.{_b64(payload)}."
 
 
@@ -43,7 +43,7 @@ def hmac_signed(key: bytes, **claims: Any) -> str:
 
 def tampered() -> str:
     header, _, signature = token(sub="u1").split(".")
-    return f"{header}.{_b64({'sub': 'admin', 'exp': NOW + 600})}.{signature}"
+    return f"{header}.{_b64({'sub': 'admin', 'exp': int(time.time()) + 600})}.{signature}"
 
 
 @pytest.fixture
@@ -111,7 +111,7 @@ def test_auth_is_checked_before_the_flag(api: ApiServer, feed: str) -> None:
 
 def test_leeway_accepts_a_just_expired_token(api: ApiServer, feed: str) -> None:
     with api.client() as client:
-        response = client.get("/api/v1/hot", headers={**bearer(token(exp=NOW - 5)), **FLAG_ON})
+        response = client.get("/api/v1/hot", headers={**bearer(token(exp=int(time.time()) - 5)), **FLAG_ON})
     assert response.status_code == 200
 
 
@@ -163,7 +163,7 @@ def test_rs256_signed_by_another_key_is_refused(rsa_api: ApiServer, feed: str) -
 
 
 def test_hs_rs_confusion_is_refused(rsa_api: ApiServer, feed: str, public_pem: bytes) -> None:
-    forged = hmac_signed(public_pem, aud=AUDIENCE, iss=ISSUER, exp=NOW + 600)
+    forged = hmac_signed(public_pem, aud=AUDIENCE, iss=ISSUER, exp=int(time.time()) + 600)
     assert _refused(rsa_api, f"Bearer {forged}", headers={})["code"] == "invalid_signature"
 
 
