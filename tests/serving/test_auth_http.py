@@ -111,7 +111,9 @@ def test_auth_is_checked_before_the_flag(api: ApiServer, feed: str) -> None:
 
 def test_leeway_accepts_a_just_expired_token(api: ApiServer, feed: str) -> None:
     with api.client() as client:
-        response = client.get("/api/v1/hot", headers={**bearer(token(exp=int(time.time()) - 5)), **FLAG_ON})
+        response = client.get(
+            "/api/v1/hot", headers={**bearer(token(exp=int(time.time()) - 5)), **FLAG_ON}
+        )
     assert response.status_code == 200
 
 
