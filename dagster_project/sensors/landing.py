@@ -7,9 +7,11 @@ import json
 from pathlib import Path
 
 from dagster import (
+    DagsterRunStatus,
     DefaultSensorStatus,
     RunConfig,
     RunRequest,
+    RunsFilter,
     SensorEvaluationContext,
     SkipReason,
     sensor,
@@ -63,6 +65,11 @@ def landing_sensor(context: SensorEvaluationContext) -> RunRequest | SkipReason:
     The run key is derived from the file set, so a file is never launched twice; the ingest
     itself records each file in ``raw.ingested_files``, so a file is never counted twice.
     """
+    if _run_waiting(context):
+        # That run ingests every pending file when it starts, these included; queueing more
+        # would only pile up passes when files land faster than a pass takes. The cursor
+        # stays put, so the files are looked at again next tick.
+        return SkipReason("a queued pipeline run will pick the new files up")
     cursor = json.loads(context.cursor) if context.cursor else {}
     names, new_cursor = scan(get_settings().landing_dir, cursor)
     if not names:
@@ -74,3 +81,15 @@ def landing_sensor(context: SensorEvaluationContext) -> RunRequest | SkipReason:
         run_config=RunConfig(ops={"landing_files": IngestConfig(files=names)}),
         tags={"hot/files": str(len(names))},
     )
+
+
+def _run_waiting(context: SensorEvaluationContext) -> bool:
+    """Whether a pipeline run is queued and has not started yet."""
+    waiting = context.instance.get_run_records(
+        RunsFilter(
+            job_name=hot_pipeline_job.name,
+            statuses=[DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED],
+        ),
+        limit=1,
+    )
+    return bool(waiting)

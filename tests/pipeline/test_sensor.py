@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dagster import DagsterInstance, RunRequest, SkipReason, build_sensor_context
+from dagster import (
+    DagsterInstance,
+    DagsterRun,
+    DagsterRunStatus,
+    RunRequest,
+    SkipReason,
+    build_sensor_context,
+)
+from dagster._core.utils import make_new_run_id
 
 from dagster_project.sensors.landing import landing_sensor
 from hot.simulate import write_atomic
@@ -44,3 +52,22 @@ def test_sensor_launches_each_new_file_once(hot_env: Path) -> None:
         assert result.run_key != first_key
         result, _ = _tick(instance, cursor)
         assert isinstance(result, SkipReason)
+
+
+def test_sensor_waits_while_a_run_is_queued(hot_env: Path) -> None:
+    landing = hot_env / "landing"
+    with DagsterInstance.ephemeral() as instance:
+        instance.add_run(
+            DagsterRun(
+                job_name="hot_pipeline",
+                run_id=make_new_run_id(),
+                status=DagsterRunStatus.NOT_STARTED,
+            )
+        )
+        write_atomic(landing / "events", "0001.jsonl", [b"{}"])
+        result, cursor = _tick(instance, None)
+        assert isinstance(result, SkipReason)  # the queued run will ingest it
+        assert cursor is None  # nothing consumed: the file is seen again next tick
+        instance.delete_run(instance.get_runs()[0].run_id)  # the queue drained
+        result, _ = _tick(instance, cursor)
+        assert isinstance(result, RunRequest)
