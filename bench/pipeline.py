@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -179,9 +180,9 @@ def bench_sensor_latency(base: Path, redis_url: str, rounds: int) -> list[float]
                 latencies.append(time.perf_counter() - landed)
                 print(f"  file → snapshot: {latencies[-1]:.2f} s", flush=True)
         finally:
-            proc.terminate()
+            proc.send_signal(signal.SIGINT)  # dagster dev shuts its daemon and servers down
             try:
-                proc.wait(timeout=30)
+                proc.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 proc.kill()
     return latencies
@@ -204,7 +205,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=100_000)
     parser.add_argument("--latency-rounds", type=int, default=3)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="hot-bench-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="hot-bench-", ignore_cleanup_errors=True) as tmp:
         base = Path(tmp)
         server = EmbeddedRedis(base / "redis", persist=False).start()
         try:
