@@ -8,6 +8,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from hot.settings import Settings, get_settings
@@ -15,33 +17,35 @@ from hot.settings import Settings, get_settings
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
-def _use_redis(settings: Settings) -> object | None:
+@contextmanager
+def _redis(settings: Settings) -> Iterator[None]:
     """Point HOT_REDIS_URL at the configured server, or at the data dir's embedded one.
 
-    Returns the embedded server when this process started it (stopped at exit).
+    An embedded server this process started is stopped on exit (one started by another
+    `hot` process is left running).
     """
     if settings.redis_url:
-        return None
+        yield
+        return
     from hot.redis_server import ensure_local_redis
 
     url, server = ensure_local_redis(settings.data_dir / "redis")
     os.environ["HOT_REDIS_URL"] = url
     get_settings.cache_clear()
-    return server
+    try:
+        yield
+    finally:
+        if server is not None:
+            server.stop()
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Process every pending landing file once and publish a snapshot."""
     from hot.runner import ensure_dagster_home, run_pipeline
 
-    settings = get_settings()
-    server = _use_redis(settings)
-    ensure_dagster_home()
-    try:
+    with _redis(get_settings()):
+        ensure_dagster_home()
         result = run_pipeline(now_epoch=args.now)
-    finally:
-        if server is not None:
-            server.stop()  # type: ignore[attr-defined]
     if not result.success:
         print(
             f"hot run: the pipeline failed (run {result.run_id}): {result.error}", file=sys.stderr
@@ -59,14 +63,9 @@ def cmd_embed(args: argparse.Namespace) -> int:
     from hot.embeddings import run_embed
     from hot.runner import ensure_dagster_home
 
-    settings = get_settings()
-    server = _use_redis(settings)
-    ensure_dagster_home()
-    try:
+    with _redis(get_settings()):
+        ensure_dagster_home()
         result = run_embed(args.vectors)
-    finally:
-        if server is not None:
-            server.stop()  # type: ignore[attr-defined]
     if not result.success:
         print(f"hot embed: failed (run {result.run_id}): {result.error}", file=sys.stderr)
         return 1
@@ -109,26 +108,26 @@ def cmd_serve(args: argparse.Namespace) -> int:
     """Run the API and web page only."""
     from serving.server import serve
 
-    server = _use_redis(get_settings())
-    try:
+    with _redis(get_settings()):
         serve(host=args.host, port=args.port, workers=args.workers)
-    finally:
-        if server is not None:
-            server.stop()  # type: ignore[attr-defined]
     return 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Everything up on embedded defaults until Ctrl-C."""
+    os.environ.setdefault("HOT_DEV_LOGIN", "1")
+    os.environ.setdefault("HOT_FEATURE_FLAG_DEFAULT", "1")
+    get_settings.cache_clear()
+    with _redis(get_settings()):
+        return _demo(args, get_settings())
+
+
+def _demo(args: argparse.Namespace, settings: Settings) -> int:
+    """The demo's processes and event stream, on a Redis that is already up."""
     from hot.embeddings import run_embed
     from hot.runner import ensure_dagster_home, run_pipeline
     from hot.simulate import Simulator
 
-    os.environ.setdefault("HOT_DEV_LOGIN", "1")
-    os.environ.setdefault("HOT_FEATURE_FLAG_DEFAULT", "1")
-    get_settings.cache_clear()
-    settings = get_settings()
-    server = _use_redis(settings)
     ensure_dagster_home()
     sim = Simulator(settings.landing_dir)
     children: list[subprocess.Popen[bytes]] = []
@@ -206,8 +205,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 child.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 child.kill()
-        if server is not None:
-            server.stop()  # type: ignore[attr-defined]
 
 
 def build_parser() -> argparse.ArgumentParser:
