@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from functools import lru_cache
 from pathlib import Path
 
 from dagster_dbt import DbtProject
@@ -49,9 +50,19 @@ def ensure_manifest() -> Path:
     return manifest
 
 
+@lru_cache(maxsize=2)
+def _relations(manifest_path: str, mtime_ns: int) -> dict[str, str]:
+    """Model name → ``"schema"."alias"`` for every model of one manifest version."""
+    manifest = json.loads(Path(manifest_path).read_text())
+    prefix = f"model.{manifest['metadata']['project_name']}."
+    return {
+        unique_id.removeprefix(prefix): f'"{node["schema"]}"."{node.get("alias") or node["name"]}"'
+        for unique_id, node in manifest["nodes"].items()
+        if unique_id.startswith(prefix)
+    }
+
+
 def model_relation(model: str) -> str:
-    """``"schema"."alias"`` of a dbt model as built, read from the manifest."""
-    manifest = json.loads(ensure_manifest().read_text())
-    project_name = manifest["metadata"]["project_name"]
-    node = manifest["nodes"][f"model.{project_name}.{model}"]
-    return f'"{node["schema"]}"."{node.get("alias") or node["name"]}"'
+    """``"schema"."alias"`` of a dbt model as built (the manifest is parsed once per version)."""
+    manifest = ensure_manifest()
+    return _relations(str(manifest), manifest.stat().st_mtime_ns)[model]
