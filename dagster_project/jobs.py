@@ -15,3 +15,13 @@ hot_pipeline_job = define_asset_job(
     # One process for the whole pass: DuckDB has a single writer, and it keeps latency low.
     executor_def=in_process_executor,
 )
+
+hot_republish_job = define_asset_job(
+    name="hot_republish",
+    selection=AssetSelection.assets(hot_snapshot),
+    description=(
+        "Publish the latest scores again (nothing recomputed): run by the snapshot watch when "
+        "Redis has lost the current snapshot."
+    ),
+    executor_def=in_process_executor,
+)
