@@ -42,8 +42,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from hot import embedding_store  # noqa: E402
-from hot.embeddings import EmbeddingSet  # noqa: E402
-from hot.redis_server import EmbeddedRedis, free_port  # noqa: E402
+from hot.embedding_store import EmbeddingSet  # noqa: E402
+from hot.local.redis_server import EmbeddedRedis, free_port  # noqa: E402
 from hot.settings import get_settings  # noqa: E402
 from hot.snapshot import Snapshot, SnapshotItem, new_snapshot_id, publish_snapshot  # noqa: E402
 from serving.auth import mint_token  # noqa: E402

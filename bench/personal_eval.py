@@ -1,6 +1,6 @@
 """Offline evaluation of ``type=personal`` against the global order (recall@K, NDCG@K).
 
-Synthetic traffic with planted tastes (``hot.simulate``: each user favours 1-2 topics, a
+Synthetic traffic with planted tastes (``hot.local.simulate``: each user favours 1-2 topics, a
 video's topic is its creator's) and a time-based split: the training hours go through the
 real pipeline (ingest → dbt → snapshot) and the real embeddings asset; the hours after the
 split are held out. For every user with a held-out interaction on a served candidate, the
@@ -28,7 +28,7 @@ import orjson
 from redis.asyncio import Redis
 
 if TYPE_CHECKING:
-    from hot.simulate import Simulator
+    from hot.local.simulate import Simulator
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -131,14 +131,13 @@ def run(args: argparse.Namespace, data_dir: Path) -> int:
         DO_NOT_TRACK="1",
         DBT_SEND_ANONYMOUS_USAGE_STATS="false",
     )
-    from hot.redis_server import EmbeddedRedis
+    from hot.local.redis_server import EmbeddedRedis
 
     server = EmbeddedRedis(data_dir / "redis", persist=False).start()
     os.environ["HOT_REDIS_URL"] = server.url
     try:
-        from hot.embeddings import run_embed
-        from hot.runner import ensure_dagster_home, run_pipeline
-        from hot.simulate import Simulator, build_world
+        from dagster_project.runner import ensure_dagster_home, run_embed, run_pipeline
+        from hot.local.simulate import Simulator, build_world
 
         world = build_world(n_creators=args.creators, n_users=args.users, seed=args.seed)
         sim = Simulator(data_dir / "landing", world, seed=args.seed + 1)

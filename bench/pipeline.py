@@ -31,11 +31,12 @@ import redis
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from dagster_project.runner import deployment, run_pipeline  # noqa: E402
 from hot import keys  # noqa: E402
-from hot.redis_server import EmbeddedRedis, free_port  # noqa: E402
-from hot.runner import deployment, run_pipeline  # noqa: E402
+from hot.landing import write_atomic  # noqa: E402
+from hot.local.redis_server import EmbeddedRedis, free_port  # noqa: E402
+from hot.local.simulate import Simulator, World, build_world  # noqa: E402
 from hot.settings import get_settings  # noqa: E402
-from hot.simulate import Simulator, World, build_world, write_atomic  # noqa: E402
 from hot.warehouse import connect  # noqa: E402
 
 WORLD_ARGS = {"n_creators": 400, "videos_per_creator": 6, "n_users": 50_000, "seed": 3}

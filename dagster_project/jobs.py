@@ -8,9 +8,12 @@ from dagster_project.assets.dbt import hot_dbt_assets
 from dagster_project.assets.ingest import landing_files
 from dagster_project.assets.publish import hot_snapshot
 
+PIPELINE_ASSETS = (landing_files, hot_dbt_assets, hot_snapshot)
+"""The assets of one pass, in the order they run."""
+
 hot_pipeline_job = define_asset_job(
     name="hot_pipeline",
-    selection=AssetSelection.assets(landing_files, hot_dbt_assets, hot_snapshot),
+    selection=AssetSelection.assets(*PIPELINE_ASSETS),
     description="Ingest pending landing files, dbt build the scores, publish a snapshot.",
     # One process for the whole pass: DuckDB has a single writer, and it keeps latency low.
     executor_def=in_process_executor,

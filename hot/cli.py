@@ -27,7 +27,7 @@ def _redis(settings: Settings) -> Iterator[None]:
     if settings.redis_url:
         yield
         return
-    from hot.redis_server import ensure_local_redis
+    from hot.local.redis_server import ensure_local_redis
 
     url, server = ensure_local_redis(settings.data_dir / "redis")
     os.environ["HOT_REDIS_URL"] = url
@@ -41,7 +41,7 @@ def _redis(settings: Settings) -> Iterator[None]:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Process every pending landing file once and publish a snapshot."""
-    from hot.runner import ensure_dagster_home, run_pipeline
+    from dagster_project.runner import ensure_dagster_home, run_pipeline
 
     with _redis(get_settings()):
         ensure_dagster_home()
@@ -60,8 +60,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_embed(args: argparse.Namespace) -> int:
     """Recompute the embeddings now (or import vectors) and publish a new version."""
-    from hot.embeddings import run_embed
-    from hot.runner import ensure_dagster_home
+    from dagster_project.runner import ensure_dagster_home, run_embed
 
     with _redis(get_settings()):
         ensure_dagster_home()
@@ -82,7 +81,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     """Write synthetic micro-batches into the landing zone."""
     from tqdm import tqdm
 
-    from hot.simulate import Simulator, build_world
+    from hot.local.simulate import Simulator, build_world
 
     settings = get_settings()
     sim = Simulator(settings.landing_dir, build_world(seed=args.seed), seed=args.seed + 1)
@@ -124,9 +123,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
     """The demo's processes and event stream, on a Redis that is already up."""
-    from hot.embeddings import run_embed
-    from hot.runner import ensure_dagster_home, run_pipeline
-    from hot.simulate import Simulator
+    from dagster_project.runner import ensure_dagster_home, run_embed, run_pipeline
+    from hot.local.simulate import Simulator
 
     ensure_dagster_home()
     sim = Simulator(settings.landing_dir)

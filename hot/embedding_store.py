@@ -12,8 +12,10 @@ resolved the previous version keep reading its tables meanwhile.
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import lancedb
 import numpy as np
@@ -22,12 +24,28 @@ import redis
 from lancedb.index import BTree
 
 from hot import keys
-from hot.embeddings import EmbeddingSet
 
 VIDEOS_PREFIX = "videos_"
 USERS_PREFIX = "users_"
 VERSIONS_RETAINED = 3
 """Versions kept on disk: the current one and the two before it."""
+
+
+@dataclass(frozen=True)
+class EmbeddingSet:
+    """Unit-free vectors of users and videos (rows aligned with the id lists)."""
+
+    users: list[str]
+    user_vectors: np.ndarray
+    videos: list[str]
+    video_vectors: np.ndarray
+    watched: dict[str, list[str]]
+    metadata: dict[str, Any]
+
+    @property
+    def dim(self) -> int:
+        """The vectors' dimension."""
+        return int(self.video_vectors.shape[1])
 
 
 def videos_table(version: str) -> str:

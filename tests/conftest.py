@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import pytest
 import redis
 
-from hot.redis_server import EmbeddedRedis
+from hot.local.redis_server import EmbeddedRedis
 from hot.settings import get_settings
 
 if TYPE_CHECKING:

@@ -1,8 +1,9 @@
 """Embeddings domain: engagement (or an upstream model's vectors) → a new LanceDB version.
 
-The asset writes a complete new version (hot.embedding_store), flips the Redis pointer
-``hot:embeddings:version`` to it, then prunes old versions. A refused import or a failed
-training leaves the pointer — and what the API serves — untouched.
+The asset learns or imports the vectors (dagster_project.embeddings), writes a complete new
+version (hot.embedding_store), flips the Redis pointer ``hot:embeddings:version`` to it, then
+prunes old versions. A refused import or a failed training leaves the pointer — and what the
+API serves — untouched.
 """
 
 from pathlib import Path
@@ -41,8 +42,10 @@ def embeddings(
     settings = get_settings()
     # Imported here, not at module level: lancedb and scipy take seconds to import, and
     # every run process (the landing → Redis path included) imports this code location.
+    from dagster_project.embeddings.imported import import_vectors
+    from dagster_project.embeddings.interactions import read_interactions_retrying
+    from dagster_project.embeddings.learned import train_svd
     from hot import embedding_store
-    from hot.embeddings import import_vectors, read_interactions_retrying, train_svd
 
     inter = read_interactions_retrying(
         warehouse.connect,

@@ -23,12 +23,13 @@ from dagster import (
 )
 
 from dagster_project.assets.ingest import RAW_KEYS
+from dagster_project.embeddings.imported import import_vectors
+from dagster_project.embeddings.interactions import EmbeddingsError, Interactions
 from dagster_project.project import model_relation
+from dagster_project.runner import ensure_dagster_home, run_embed
 from dagster_project.sensors.embeddings import embeddings_sensor
 from hot import embedding_store, keys
 from hot.cli import main as hot_cli
-from hot.embeddings import EmbeddingsError, Interactions, import_vectors, run_embed
-from hot.runner import ensure_dagster_home
 from hot.settings import get_settings
 from hot.warehouse import connect
 

@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from hot.ingest import Ingestor, pending_files
-from hot.simulate import format_ts, write_atomic
+from hot.landing import format_ts, write_atomic
 from hot.warehouse import connect
 
 NOW = datetime.now(UTC)

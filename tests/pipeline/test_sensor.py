@@ -15,7 +15,7 @@ from dagster import (
 from dagster._core.utils import make_new_run_id
 
 from dagster_project.sensors.landing import landing_sensor
-from hot.simulate import write_atomic
+from hot.landing import write_atomic
 
 
 def _tick(

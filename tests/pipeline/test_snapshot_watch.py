@@ -10,11 +10,11 @@ from dagster import DagsterInstance, RunRequest, SkipReason, build_sensor_contex
 
 from dagster_project.definitions import defs
 from dagster_project.resources import RedisResource
+from dagster_project.runner import ensure_dagster_home, run_pipeline
 from dagster_project.sensors.snapshot_watch import snapshot_watch_sensor
 from hot import keys
-from hot.redis_server import free_port
-from hot.runner import ensure_dagster_home, run_pipeline
-from hot.simulate import Simulator, build_world
+from hot.local.redis_server import free_port
+from hot.local.simulate import Simulator, build_world
 
 
 def _tick(instance: DagsterInstance, url: str | None = None) -> RunRequest | SkipReason:

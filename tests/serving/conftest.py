@@ -15,7 +15,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from hot.redis_server import EmbeddedRedis, free_port
+from hot.local.redis_server import EmbeddedRedis, free_port
 from tests.serving.api_support import SECRET
 
 AUDIENCE = "hot-api"

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from hot import keys
-from hot.redis_server import free_port
+from hot.local.redis_server import free_port
 from serving.moderation import append_line
 from tests.ui.stack import Stack
 

@@ -1,7 +1,7 @@
 """``type=personal`` over HTTP: a real pipeline snapshot, real LanceDB embeddings, real Redis.
 
 One module-scoped stack: a copy of the session's real pipeline pass (``published_base``:
-hot.simulate → Dagster/dbt → Redis), embeddings learned by the real asset (``run_embed``,
+hot.local.simulate → Dagster/dbt → Redis), embeddings learned by the real asset (``run_embed``,
 what ``hot embed`` runs), and the app under uvicorn on a free port — started after the
 first embeddings version exists, so it picks the LanceDB reranker by default.
 """
@@ -32,13 +32,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dagster_project.project import model_relation
+from dagster_project.runner import ensure_dagster_home, run_embed
 from hot import embedding_store, keys
 from hot.cli import main as hot_cli
-from hot.embeddings import run_embed
-from hot.redis_server import EmbeddedRedis
-from hot.runner import ensure_dagster_home
+from hot.local.redis_server import EmbeddedRedis
+from hot.local.simulate import TOPICS
 from hot.settings import Settings
-from hot.simulate import TOPICS
 from hot.snapshot import Snapshot, SnapshotItem, new_snapshot_id, publish_snapshot
 from serving.auth import mint_token
 from serving.personal import BlendedOrder

@@ -8,7 +8,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 
-from hot.redis_server import EmbeddedRedis
+from hot.local.redis_server import EmbeddedRedis
 from tests.serving.api_support import bearer, publish, random_items, token
 from tests.serving.conftest import AUDIENCE, ISSUER, ApiServer
 

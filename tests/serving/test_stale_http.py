@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import redis
 
-from hot.redis_server import EmbeddedRedis
+from hot.local.redis_server import EmbeddedRedis
 from tests.serving.api_support import FLAG_ON, bearer, publish, random_items, token
 from tests.serving.conftest import ApiServer
 

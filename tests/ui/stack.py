@@ -24,10 +24,10 @@ import pytest
 import redis
 import uvicorn
 
-from hot.redis_server import EmbeddedRedis, free_port
-from hot.runner import PassResult, ensure_dagster_home, run_pipeline
+from dagster_project.runner import PassResult, ensure_dagster_home, run_pipeline
+from hot.local.redis_server import EmbeddedRedis, free_port
+from hot.local.simulate import Simulator, build_world
 from hot.settings import Settings, get_settings
-from hot.simulate import Simulator, build_world
 from serving.app import create_app
 from serving.auth import mint_token
 

@@ -19,7 +19,7 @@ import redis
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from hot import keys
-from hot.redis_server import free_port
+from hot.local.redis_server import free_port
 from hot.snapshot import Snapshot, SnapshotItem, new_snapshot_id, publish_snapshot
 from tests.ui.stack import Stack
 

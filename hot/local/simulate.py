@@ -12,13 +12,14 @@ import json
 import os
 import random
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from hot.landing import format_ts, write_atomic
 
 TOPICS = ("gaming", "music", "cooking", "anime", "sports", "science", "travel", "comedy")
 _ADJECTIVES = (
@@ -62,26 +63,6 @@ BAD_LINES = (
     b"\xff\xfe not utf-8",
     b"",
 )
-
-
-def format_ts(ts: datetime) -> str:
-    """RFC 3339 UTC timestamp with a Z suffix."""
-    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-
-
-def write_atomic(folder: Path, name: str, lines: Iterable[bytes]) -> Path:
-    """Write a landing file under a temp name, fsync, then rename it into place."""
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / f".{name}.tmp"
-    with tmp.open("wb") as fh:
-        for line in lines:
-            fh.write(line)
-            fh.write(b"\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    final = folder / name
-    tmp.rename(final)
-    return final
 
 
 def _dump(obj: dict[str, Any]) -> bytes:

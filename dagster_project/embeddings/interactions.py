@@ -1,0 +1,83 @@
+"""Counted engagement from the warehouse: what embeddings are learned from and checked against.
+
+Each user also gets the videos they already watched heavily (``WATCHED_HEAVY_SEC`` counted
+seconds), which ``type=personal`` demotes.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+import numpy as np
+
+WATCHED_HEAVY_SEC = 600.0
+"""Counted watch seconds from which a video counts as already watched by the user."""
+
+
+class EmbeddingsError(ValueError):
+    """Embeddings cannot be built or imported (the message says why)."""
+
+
+@dataclass(frozen=True)
+class Interactions:
+    """Counted (user, video) interactions with a positive weight, as arrays."""
+
+    user_ids: np.ndarray
+    video_ids: np.ndarray
+    weight: np.ndarray
+    watch_sec: np.ndarray
+    last_epoch: np.ndarray
+    known_videos: frozenset[str] = field(default_factory=frozenset)
+    """Every video of the catalogue (what imported video ids are checked against)."""
+
+    @property
+    def known_users(self) -> frozenset[str]:
+        """Users with at least one counted interaction."""
+        return frozenset(self.user_ids.tolist())
+
+
+def read_interactions(
+    con: duckdb.DuckDBPyConnection, interactions: str, videos: str
+) -> Interactions:
+    """The positive-weight, non-creator pairs of ``interactions`` and the catalogue ``videos``."""
+    table = con.sql(
+        f"select user_id, video_id, interaction_weight, watch_sec, last_event_epoch "
+        f"from {interactions} where not is_creator and interaction_weight > 0"
+    ).to_arrow_table()
+    known = con.sql(f"select video_id from {videos}").fetchall()
+    return Interactions(
+        user_ids=table["user_id"].to_numpy(zero_copy_only=False).astype(str),
+        video_ids=table["video_id"].to_numpy(zero_copy_only=False).astype(str),
+        weight=table["interaction_weight"].to_numpy().astype(np.float64),
+        watch_sec=table["watch_sec"].to_numpy().astype(np.float64),
+        last_epoch=table["last_event_epoch"].to_numpy().astype(np.float64),
+        known_videos=frozenset(v for (v,) in known),
+    )
+
+
+def read_interactions_retrying(
+    connect: Any, interactions: str, videos: str, wait_sec: float = 60.0
+) -> Interactions:
+    """:func:`read_interactions` on ``connect(read_only=True)``, retried while a writer holds
+    the DuckDB file (a pipeline run in another process); the lock is held only for the read."""
+    deadline = time.monotonic() + wait_sec
+    while True:
+        try:
+            with connect(read_only=True) as con:
+                return read_interactions(con, interactions, videos)
+        except duckdb.IOException:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(1.0)
+
+
+def watched_lists(inter: Interactions) -> dict[str, list[str]]:
+    """Per user, the videos with at least ``WATCHED_HEAVY_SEC`` counted watch seconds."""
+    heavy = inter.watch_sec >= WATCHED_HEAVY_SEC
+    watched: dict[str, list[str]] = {}
+    for user, video in zip(inter.user_ids[heavy], inter.video_ids[heavy], strict=True):
+        watched.setdefault(str(user), []).append(str(video))
+    return {u: sorted(v) for u, v in watched.items()}
