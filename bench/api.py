@@ -46,7 +46,7 @@ from hot.embedding_store import EmbeddingSet  # noqa: E402
 from hot.local.redis_server import EmbeddedRedis, free_port  # noqa: E402
 from hot.settings import get_settings  # noqa: E402
 from hot.snapshot import Snapshot, SnapshotItem, new_snapshot_id, publish_snapshot  # noqa: E402
-from serving.auth import mint_token  # noqa: E402
+from serving.core.auth import mint_token  # noqa: E402
 
 HOT_PATH = "/api/v1/hot?type=global&limit=20"
 BARE_PATH = "/bench/bare"

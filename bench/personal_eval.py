@@ -5,8 +5,9 @@ video's topic is its creator's) and a time-based split: the training hours go th
 real pipeline (ingest → dbt → snapshot) and the real embeddings asset; the hours after the
 split are held out. For every user with a held-out interaction on a served candidate, the
 snapshot's served list (takedowns out, creator cap applied) is ranked twice — global order,
-and the real :class:`serving.personal.PersonalReranker` (users without a vector keep the
-global order) — and scored against the videos the user engaged with in the held-out hours.
+and the real :class:`~serving.domain.feed.services.personal.PersonalReranker` (users
+without a vector keep the global order) — and scored against the videos the user engaged
+with in the held-out hours.
 
     python bench/personal_eval.py [--users 2000] [--train-hours 24] [--test-hours 6]
 """
@@ -59,10 +60,10 @@ async def evaluate(test: dict[str, set[str]], seen: dict[str, set[str]], k: int)
     """Rank the current snapshot for every test user, both ways, and print the metrics."""
     from hot import keys
     from hot.settings import get_settings
-    from serving.auth import Principal
-    from serving.personal import PersonalReranker
-    from serving.snapshots import load_snapshot
-    from serving.view import FeedView
+    from serving.core.auth import Principal
+    from serving.domain.feed.services.personal import PersonalReranker
+    from serving.domain.feed.services.snapshots import load_snapshot
+    from serving.domain.feed.services.view import FeedView
 
     settings = get_settings()
     redis = Redis.from_url(settings.redis_url or "")

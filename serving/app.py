@@ -1,9 +1,9 @@
-"""The Litestar application factory.
+"""The Litestar application factory: the core and every domain, put together.
 
 To add a controller, append it to ``ROUTE_HANDLERS``. Handlers get, by parameter name:
-``settings``, ``redis`` (asyncio client on the app's pool), ``feed`` (the snapshot cache),
-``reranker`` and ``principal`` (the verified bearer token; 401 otherwise). Role checks:
-``guards=[serving.auth.require_role("moderator")]``.
+``settings``, ``redis`` (asyncio client on the app's pool), ``principal`` (the verified
+bearer token; 401 otherwise), ``feed`` (the snapshot cache) and ``reranker``. Role checks:
+``guards=[serving.core.auth.require_role("moderator")]``.
 """
 
 from __future__ import annotations
@@ -13,33 +13,30 @@ from litestar.datastructures import State
 from litestar.types import ControllerRouterHandler
 
 from hot.settings import Settings, get_settings
-from serving.auth import VERIFIER_STATE_KEY, TokenVerifier
-from serving.controllers.bench import bench_bare
-from serving.controllers.health import healthz, readyz
-from serving.controllers.hot import HotController
-from serving.controllers.moderation import ModerationController
-from serving.controllers.ui import WEB_HANDLERS
-from serving.deps import DEPENDENCIES, SETTINGS_STATE_KEY, lifespan
-from serving.errors import EXCEPTION_HANDLERS
-from serving.logs import AccessLog, configure_logging
-from serving.metrics import mark_worker_dead, metrics_endpoint
-from serving.observability import ObservabilityMiddleware
-from serving.openapi import openapi_config
-from serving.personal import PersonalReranker, default_reranker
-from serving.reranking import Reranker
+from serving.core import deps as core_deps
+from serving.core import errors as core_errors
+from serving.core.auth import VERIFIER_STATE_KEY, TokenVerifier
+from serving.core.logs import AccessLog, configure_logging
+from serving.core.metrics import mark_worker_dead
+from serving.core.observability import ObservabilityMiddleware
+from serving.core.openapi import openapi_config
+from serving.domain.feed import deps as feed_deps
+from serving.domain.feed import responses as feed_responses
+from serving.domain.feed.controllers import HotController
+from serving.domain.feed.services.personal import PersonalReranker, default_reranker
+from serving.domain.feed.services.reranking import Reranker
+from serving.domain.moderation.controllers import ModerationController
+from serving.domain.system.controllers import BENCH_HANDLERS, SYSTEM_HANDLERS
+from serving.domain.web.controllers import WEB_HANDLERS
+from serving.domain.web.controllers.api_docs import OfflineDocsPlugin
 
 ROUTE_HANDLERS: list[ControllerRouterHandler] = [
     HotController,
-    healthz,
-    readyz,
-    metrics_endpoint,
+    *SYSTEM_HANDLERS,
     ModerationController,
     *WEB_HANDLERS,
 ]
-"""Every controller / route handler of the app."""
-
-BENCH_HANDLERS: list[ControllerRouterHandler] = [bench_bare]
-"""Mounted only with ``HOT_BENCH_ENDPOINTS=1``."""
+"""Every controller / route handler of the app (``BENCH_HANDLERS`` aside)."""
 
 
 def create_app(settings: Settings | None = None, *, reranker: Reranker | None = None) -> Litestar:
@@ -52,16 +49,27 @@ def create_app(settings: Settings | None = None, *, reranker: Reranker | None = 
     handlers = [*ROUTE_HANDLERS, *(BENCH_HANDLERS if settings.bench_endpoints else [])]
     app = Litestar(
         route_handlers=handlers,
-        dependencies=DEPENDENCIES,
-        exception_handlers=EXCEPTION_HANDLERS,
-        lifespan=[lifespan(settings, reranker)],
+        dependencies={**core_deps.DEPENDENCIES, **feed_deps.DEPENDENCIES},
+        exception_handlers={**core_errors.EXCEPTION_HANDLERS, **feed_responses.EXCEPTION_HANDLERS},
+        # Entered in this order, left in reverse: the feed cache needs the Redis pool, and
+        # the heap is frozen once everything long-lived exists.
+        lifespan=[
+            core_deps.redis_lifespan(settings),
+            feed_deps.feed_lifespan(settings, reranker),
+            core_deps.frozen_heap,
+        ],
         on_shutdown=[
             access_log.flush,
             mark_worker_dead,
             *([reranker.aclose] if isinstance(reranker, PersonalReranker) else []),
         ],
-        openapi_config=openapi_config(),
-        state=State({SETTINGS_STATE_KEY: settings, VERIFIER_STATE_KEY: TokenVerifier(settings)}),
+        openapi_config=openapi_config([OfflineDocsPlugin()]),
+        state=State(
+            {
+                core_deps.SETTINGS_STATE_KEY: settings,
+                VERIFIER_STATE_KEY: TokenVerifier(settings),
+            }
+        ),
         logging_config=None,
     )
     app.asgi_handler = ObservabilityMiddleware(app.asgi_handler, access_log)

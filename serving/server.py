@@ -9,7 +9,7 @@ from pathlib import Path
 import uvicorn
 
 from hot.settings import get_settings
-from serving.redis_url import resolve_redis_url
+from serving.core.redis_client import resolve_redis_url
 
 APP_FACTORY = "serving.app:create_app"
 

@@ -16,7 +16,7 @@ import redis
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from hot.settings import get_settings
-from serving.auth import mint_token
+from serving.core.auth import mint_token
 from tests.serving.api_support import FLAG_ON, SECRET, bearer, publish, random_items, token
 from tests.serving.conftest import AUDIENCE, ISSUER, ApiServer
 

@@ -11,7 +11,7 @@ import pytest
 import redis
 
 from hot import keys
-from serving.schemas import HotFeed
+from serving.domain.feed.schemas import HotFeed
 from tests.serving.api_support import (
     FLAG_ON,
     bearer,

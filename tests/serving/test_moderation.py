@@ -14,7 +14,7 @@ import pytest
 
 from hot import keys
 from hot.local.redis_server import free_port
-from serving.moderation import append_line
+from serving.domain.moderation.services.audit import append_line
 from tests.ui.stack import Stack
 
 DECISIONS = "/api/v1/moderation/decisions"

@@ -39,8 +39,8 @@ from hot.local.redis_server import EmbeddedRedis
 from hot.local.simulate import TOPICS
 from hot.settings import Settings
 from hot.snapshot import Snapshot, SnapshotItem, new_snapshot_id, publish_snapshot
-from serving.auth import mint_token
-from serving.personal import BlendedOrder
+from serving.core.auth import mint_token
+from serving.domain.feed.services.personal import BlendedOrder
 from tests.ui.stack import FLAG_ON, LiveServer, Published, hot_environment
 
 COLD_USER = "u_never_seen"

@@ -9,10 +9,10 @@ import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from serving.ranking import rank
-from serving.schemas import Creator, HotFeed, ItemPayload, Stats
-from serving.snapshots import Entry, Snapshot
-from serving.view import FeedView
+from serving.domain.feed.schemas import Creator, HotFeed, ItemPayload, Stats
+from serving.domain.feed.services.ranking import rank
+from serving.domain.feed.services.snapshots import Entry, Snapshot
+from serving.domain.feed.services.view import FeedView
 from tests.serving.api_support import (
     FLAG_ON,
     bearer,

@@ -11,8 +11,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from hot.settings import Settings
-from serving.auth import AuthError, TokenVerifier
-from serving.coalesce import FreshReads
+from serving.core.auth import AuthError, TokenVerifier
+from serving.domain.feed.services.coalesce import FreshReads
 from tests.serving.api_support import token
 from tests.serving.test_auth_http import hmac_signed
 

@@ -29,7 +29,7 @@ from hot.local.redis_server import EmbeddedRedis, free_port
 from hot.local.simulate import Simulator, build_world
 from hot.settings import Settings, get_settings
 from serving.app import create_app
-from serving.auth import mint_token
+from serving.core.auth import mint_token
 
 SECRET = "ui-test-secret-" + "y" * 32
 FLAG_ON = {"X-Feature-Flag": "hot_enabled=1"}

@@ -1,1 +1,0 @@
-"""HTTP controllers; each is listed once in ``serving.app.ROUTE_HANDLERS``."""

@@ -1,0 +1,73 @@
+"""What the core keeps in the app state (settings, the Redis client) and its providers.
+
+Handlers declare what they need by name — ``settings``, ``redis``, ``principal`` here, and
+the domains' own (e.g. ``feed``, ``reranker``) — and Litestar injects it (see
+``DEPENDENCIES``). Hot paths read the state directly (``settings_of``, ``redis_of``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+
+from litestar import Litestar
+from litestar.datastructures import State
+from litestar.di import Provide
+from redis.asyncio import Redis
+
+from hot.settings import Settings
+from serving.core.auth import provide_principal
+from serving.core.redis_client import create_redis, resolve_redis_url
+
+SETTINGS_STATE_KEY = "settings"
+REDIS_STATE_KEY = "redis"
+
+Lifespan = Callable[[Litestar], AbstractAsyncContextManager[None]]
+"""One entry of ``Litestar(lifespan=[...])``: entered in order, left in reverse."""
+
+
+def settings_of(state: State) -> Settings:
+    """The app's settings."""
+    return state[SETTINGS_STATE_KEY]
+
+
+def redis_of(state: State) -> Redis:
+    """The app's Redis client (only between startup and shutdown)."""
+    return state[REDIS_STATE_KEY]
+
+
+def redis_lifespan(settings: Settings) -> Lifespan:
+    """The Redis pool: opened on startup (an embedded server started if need be), closed last."""
+
+    @asynccontextmanager
+    async def run(app: Litestar) -> AsyncIterator[None]:
+        url = await asyncio.to_thread(resolve_redis_url, settings)
+        redis = create_redis(url)
+        app.state[REDIS_STATE_KEY] = redis
+        try:
+            yield
+        finally:
+            await redis.aclose(close_connection_pool=True)
+
+    return run
+
+
+@asynccontextmanager
+async def frozen_heap(_: Litestar) -> AsyncIterator[None]:
+    """Freeze the heap once every service is up (the last lifespan entry)."""
+    # Everything allocated so far (modules, the app, its services) lives as long as the
+    # process: keep it out of the cyclic GC, whose full collections otherwise scan it all
+    # (measured 150-180 ms pauses every second under load, the whole p99).
+    gc.collect()
+    gc.freeze()
+    yield
+
+
+DEPENDENCIES = {
+    "settings": Provide(settings_of, sync_to_thread=False),
+    "redis": Provide(redis_of, sync_to_thread=False),
+    "principal": Provide(provide_principal, sync_to_thread=False),
+}
+"""The core's app-level dependencies, available to every handler by parameter name."""

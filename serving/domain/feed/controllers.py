@@ -1,0 +1,52 @@
+"""``GET /api/v1/hot``: the hot feed (SPEC §5)."""
+
+from __future__ import annotations
+
+from litestar import Controller, Request, Response, get
+from litestar.openapi.datastructures import ResponseSpec
+
+from serving.core.auth import authenticate
+from serving.core.deps import settings_of
+from serving.core.errors import ApiError
+from serving.core.flags import flag_enabled
+from serving.core.openapi import BEARER, error_spec
+from serving.domain.feed.deps import feed_services
+from serving.domain.feed.params import HotOperation, parse_hot_query
+from serving.domain.feed.responses import feed_request_headers, page_response
+from serving.domain.feed.schemas import HotFeed
+
+
+class HotController(Controller):
+    """The global (and, through the reranker, personal) hot feed."""
+
+    path = "/api/v1/hot"
+    tags = ["feed"]
+
+    @get(
+        "/",
+        operation_class=HotOperation,
+        security=[{BEARER: []}],
+        summary="The hot feed",
+        responses={
+            304: ResponseSpec(data_container=None, description="Not modified (If-None-Match)"),
+            400: error_spec("A bad parameter (`invalid_type|limit|offset|snapshot`, with `param`)"),
+            401: error_spec("Missing or refused bearer token (reason in `code`)"),
+            404: error_spec("`feature_disabled`: the hot_enabled flag is off"),
+            410: error_spec("`snapshot_expired`: the pinned snapshot is no longer retained"),
+            503: error_spec("`no_snapshot` / `unavailable` (with Retry-After)"),
+        },
+    )
+    async def get_hot(self, request: Request) -> Response[HotFeed]:
+        """One page of the feed; pass `snapshot` back to page the same snapshot."""
+        # Services are taken from the app state rather than as Litestar dependencies:
+        # Litestar resolves two or more dependencies in an anyio task group per request,
+        # which cost ~40% of this endpoint's throughput. A FeedError becomes 410/503 through
+        # the feed's exception handler.
+        principal = authenticate(request)
+        state = request.app.state
+        flags, if_none_match = feed_request_headers(request.scope["headers"])
+        if not flag_enabled(flags, settings_of(state).feature_flag_default):
+            raise ApiError(404, "feature_disabled", "the hot feed is not enabled")
+        query = parse_hot_query(request.scope["query_string"])
+        page, stale = await feed_services(state).page(principal, query)
+        return page_response(page, stale, if_none_match)  # type: ignore[return-value]

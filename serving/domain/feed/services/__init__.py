@@ -1,0 +1,1 @@
+"""Loading snapshots, building their served views, and the personal re-ranking."""

@@ -1,0 +1,1 @@
+"""Moderation (SPEC §6): decisions, the review queue and the audit trails, for moderators."""

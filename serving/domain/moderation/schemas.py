@@ -1,0 +1,127 @@
+"""The moderation wire format (SPEC §6) as msgspec Structs, and the OpenAPI description of
+what the controller parses by hand (the decision body, the ``Idempotency-Key`` header).
+
+Field names are the JSON names; they are the contract with clients and must never be
+renamed or removed (fields may be added).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import msgspec
+from litestar.openapi.spec import (
+    OpenAPIMediaType,
+    OpenAPIType,
+    Operation,
+    Parameter,
+    RequestBody,
+    Schema,
+)
+
+from serving.domain.feed.schemas import Creator, Paging, Stats
+
+Status = Literal["approved", "pending_review", "restricted", "removed"]
+STATUSES: tuple[str, ...] = ("approved", "pending_review", "restricted", "removed")
+MAX_VIDEO_ID = 128
+MAX_REASON = 500
+MAX_IDEMPOTENCY_KEY = 200
+
+
+class DecisionIn(msgspec.Struct, frozen=True):
+    """Body of ``POST /api/v1/moderation/decisions``."""
+
+    videoId: str
+    status: str
+    reason: str
+
+
+class Decision(msgspec.Struct, frozen=True):
+    """One recorded decision, as the audit log, the audit trail and the POST return it."""
+
+    id: str
+    videoId: str
+    status: Status
+    previousStatus: str
+    reason: str
+    decidedBy: str
+    decidedAt: str
+
+
+class AuditTrail(msgspec.Struct, frozen=True):
+    """Response of ``GET /api/v1/moderation/decisions``: one video's decisions, oldest first."""
+
+    videoId: str
+    currentStatus: str
+    decisions: list[Decision]
+
+
+class QueuePayload(msgspec.Struct, frozen=True):
+    """One queue item as the pipeline stores it in ``queue_items``."""
+
+    videoId: str
+    title: str
+    thumbnailUrl: str
+    creator: Creator
+    stats: Stats
+    moderationStatus: str = "undecided"
+
+
+class QueueItem(msgspec.Struct, frozen=True):
+    """One video of the review queue, ranked by its would-be score."""
+
+    rank: int
+    videoId: str
+    title: str
+    thumbnailUrl: str
+    creator: Creator
+    hotScore: float
+    stats: Stats
+    moderationStatus: str
+
+
+class ReviewQueue(msgspec.Struct, frozen=True):
+    """Response of ``GET /api/v1/moderation/queue``."""
+
+    snapshotId: str
+    generatedAt: str
+    items: list[QueueItem]
+    paging: Paging
+
+
+IDEMPOTENCY_HEADER = Parameter(
+    name="Idempotency-Key",
+    param_in="header",
+    required=False,
+    description="Makes a retried POST safe: the same key and body return the first response "
+    "(24 h); the same key with another body is 409 `idempotency_conflict`.",
+    schema=Schema(type=OpenAPIType.STRING, max_length=MAX_IDEMPOTENCY_KEY),
+)
+
+DECISION_BODY = RequestBody(
+    required=True,
+    content={
+        "application/json": OpenAPIMediaType(
+            schema=Schema(
+                type=OpenAPIType.OBJECT,
+                required=["videoId", "status", "reason"],
+                properties={
+                    "videoId": Schema(
+                        type=OpenAPIType.STRING, min_length=1, max_length=MAX_VIDEO_ID
+                    ),
+                    "status": Schema(type=OpenAPIType.STRING, enum=list(STATUSES)),
+                    "reason": Schema(type=OpenAPIType.STRING, min_length=1, max_length=MAX_REASON),
+                },
+            )
+        )
+    },
+)
+
+
+@dataclass
+class DecisionOperation(Operation):
+    """The POST operation: its body is parsed by hand (stable error codes), so documented here."""
+
+    def __post_init__(self) -> None:
+        self.request_body = DECISION_BODY

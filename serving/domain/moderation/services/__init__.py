@@ -1,0 +1,1 @@
+"""Recording decisions, reading the audit trail, building the review queue."""

@@ -1,0 +1,1 @@
+"""The web UI's assets and templates, and the generated demo artwork."""
