@@ -27,6 +27,25 @@ def warehouse(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
         con.close()
 
 
+# Per raw table, the columns a row brings; ingest appends batch_id, file, line_no, ingested_at.
+_CATALOGUE_COLUMNS = {
+    "videos": ("video_id", "title", "thumbnail_url", "creator_id", "published_at"),
+    "creators": ("creator_id", "name", "avatar_url"),
+    "moderation": ("video_id", "status", "decided_at", "reason"),
+}
+_EVENT_COLUMNS = ("event_id", "type", "video_id", "user_id", "occurred_at", "watch_time_sec")
+
+
+def _raw_row(row: dict, columns: tuple[str, ...], table: str, batch: int, line_no: int) -> tuple:
+    return (*(row[c] for c in columns), batch, f"{table}/{batch}.jsonl", line_no, INGESTED_AT)
+
+
+def _insert(con: duckdb.DuckDBPyConnection, table: str, rows: list[tuple]) -> None:
+    if rows:
+        marks = ", ".join("?" * len(rows[0]))
+        con.executemany(f"insert into raw.{table} values ({marks})", rows)
+
+
 def insert_raw(
     path: Path,
     data: dict[str, list[dict]],
@@ -37,72 +56,19 @@ def insert_raw(
     ``event_batch`` (part -> batch_id) into raw.*, as ingest would."""
     meta = set(meta_batches)
     with warehouse(path) as con:
-        rows = [
-            (
-                r["video_id"],
-                r["title"],
-                r["thumbnail_url"],
-                r["creator_id"],
-                r["published_at"],
-                r["batch_id"],
-                f"videos/{r['batch_id']}.jsonl",
-                r["line_no"],
-                INGESTED_AT,
-            )
-            for r in data["videos"]
-            if r["batch_id"] in meta
-        ]
-        if rows:
-            con.executemany("insert into raw.videos values (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
-        rows = [
-            (
-                r["creator_id"],
-                r["name"],
-                r["avatar_url"],
-                r["batch_id"],
-                f"creators/{r['batch_id']}.jsonl",
-                r["line_no"],
-                INGESTED_AT,
-            )
-            for r in data["creators"]
-            if r["batch_id"] in meta
-        ]
-        if rows:
-            con.executemany("insert into raw.creators values (?, ?, ?, ?, ?, ?, ?)", rows)
-        rows = [
-            (
-                r["video_id"],
-                r["status"],
-                r["decided_at"],
-                r["reason"],
-                r["batch_id"],
-                f"moderation/{r['batch_id']}.jsonl",
-                r["line_no"],
-                INGESTED_AT,
-            )
-            for r in data["moderation"]
-            if r["batch_id"] in meta
-        ]
-        if rows:
-            con.executemany("insert into raw.moderation values (?, ?, ?, ?, ?, ?, ?, ?)", rows)
-        rows = [
-            (
-                e["event_id"],
-                e["type"],
-                e["video_id"],
-                e["user_id"],
-                e["occurred_at"],
-                e["watch_time_sec"],
-                event_batch[e["part"]],
-                f"events/{event_batch[e['part']]}.jsonl",
-                i + 1,
-                INGESTED_AT,
-            )
+        for table, columns in _CATALOGUE_COLUMNS.items():
+            rows = [
+                _raw_row(r, columns, table, r["batch_id"], r["line_no"])
+                for r in data[table]
+                if r["batch_id"] in meta
+            ]
+            _insert(con, table, rows)
+        events = [
+            _raw_row(e, _EVENT_COLUMNS, "events", event_batch[e["part"]], i + 1)
             for i, e in enumerate(data["events"])
             if e["part"] in event_batch
         ]
-        if rows:
-            con.executemany("insert into raw.events values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        _insert(con, "events", events)
 
 
 def query(path: Path, sql: str) -> list[dict[str, Any]]:

@@ -17,11 +17,10 @@ import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hot.redis_server import EmbeddedRedis
-from hot.runner import deployment, run_pipeline
-from hot.simulate import format_ts, write_atomic
-from tests.e2e.helpers import published
-from tests.score_reference import reference_feed, reference_scores, rel_close
+from dagster_project.runner import deployment, run_pipeline
+from hot.landing import format_ts, write_atomic
+from hot.local.redis_server import EmbeddedRedis
+from tests.oracle import Oracle, Published, assert_published, parse_ts, rel_close
 
 NOW = time.time()
 VIDEOS = ("v_a", "v_b", "v_c")
@@ -91,12 +90,15 @@ def _seed(landing: Path, creators: dict[str, str]) -> None:
     _catalogue(landing, "0.jsonl", creators)
 
 
-def _scores(redis_url: str) -> dict[str, float]:
+def _published(redis_url: str, expected: Oracle) -> Published:
+    """The snapshot at ``redis_url``, asserted equal to the oracle."""
     client = redis.Redis.from_url(redis_url)
     try:
-        return published(client)[0]
+        snapshot = assert_published(client, expected, top_n=1000)
     finally:
         client.close()
+    assert abs(snapshot.generated_at - NOW) <= 1e-6  # the pass's now, to the microsecond
+    return snapshot
 
 
 def _run(tag: str) -> None:
@@ -121,6 +123,11 @@ def test_cut_order_replay_and_delay_never_change_scores(
     events = _materialize(scenario["events"])
     rng = scenario["seed"]
     work = tmp_path_factory.mktemp("invariant")
+    expected = Oracle.build(
+        [{**e, "occurred_at": parse_ts(e["occurred_at"])} for e in events],
+        CREATORS_LATER,
+        {v: "approved" for v in VIDEOS},
+    )
 
     # One clean batch: final catalogue, every event once, one run.
     clean_url = redis_server.url.rsplit("/", 1)[0] + "/1"
@@ -129,7 +136,7 @@ def test_cut_order_replay_and_delay_never_change_scores(
         _seed(landing, CREATORS_LATER)
         write_atomic(landing / "events", "all.jsonl", [_line(e) for e in events])
         _run("clean")
-    clean = _scores(clean_url)
+    clean = _published(clean_url, expected)
 
     # The same events, shuffled, cut into files, with replays, over several runs; the
     # catalogue starts with other creators and changes part-way through.
@@ -154,25 +161,8 @@ def test_cut_order_replay_and_delay_never_change_scores(
             write_atomic(landing / "events", f"{i:04d}.jsonl", [_line(e) for e in chunk])
             if i in run_after:
                 _run(f"cut run after file {i}")
-    cut = _scores(cut_url)
+    cut = _published(cut_url, expected)
 
-    expected = reference_feed(
-        reference_scores(
-            [
-                {
-                    **e,
-                    "occurred_at": datetime.fromisoformat(e["occurred_at"].replace("Z", "+00:00")),
-                }
-                for e in events
-            ],
-            CREATORS_LATER,
-            datetime.fromtimestamp(NOW, UTC),
-        ),
-        {v: "approved" for v in VIDEOS},
-        VIDEOS,
-        top_n=1000,
-    )
-    assert set(clean) == set(cut) == {v for v, _ in expected}
-    for vid, score in expected:
-        assert rel_close(clean[vid], score), ("clean", vid, clean[vid], score)
-        assert rel_close(cut[vid], score), ("cut", vid, cut[vid], score)
+    assert set(clean.feed) == set(cut.feed)
+    for vid, score in clean.feed.items():
+        assert rel_close(cut.feed[vid], score), (vid, cut.feed[vid], score)

@@ -12,6 +12,7 @@ import pytest
 import redis
 
 from hot import keys
+from tests.oracle import assert_published, landing_oracle
 
 
 def _hot(
@@ -30,7 +31,7 @@ def _hot(
 def test_every_command_explains_itself(command: str) -> None:
     result = _hot(command, "--help")
     assert result.returncode == 0, result.stderr
-    assert "usage: hot " + command in result.stdout
+    assert "usage: hot " + command in result.stdout.lower()
 
 
 def test_simulate_then_run_publishes_and_a_dead_redis_fails_clearly(
@@ -45,6 +46,8 @@ def test_simulate_then_run_publishes_and_a_dead_redis_fails_clearly(
     assert ok.returncode == 0, ok.stderr
     assert "published snapshot" in ok.stdout
     assert redis_client.zcard(keys.GLOBAL) > 0
+    # What `hot run` published is SPEC §3 of what it read, at the snapshot's generatedAt.
+    assert_published(redis_client, landing_oracle(hot_env / "landing"), top_n=1000)
 
     dead = dict(os.environ, HOT_REDIS_URL="redis://127.0.0.1:1/0")
     failed = _hot("run", env=dead)

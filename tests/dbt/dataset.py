@@ -1,164 +1,16 @@
-"""Independent Python oracle for the dbt project's outputs (SPEC §3), plus a test dataset.
+"""The dbt tests' dataset: a small catalogue, moderation history and events for SPEC §3.
 
-Written from the definition only: no ledger, no forward decay, no incremental state.
-hotScore(v, now) = sum over v's counted events of weight * 2^(-(now - t) / half_life).
+Built to exercise every score rule: replayed and displaced likes and shares, ties on
+``occurred_at``, creators' own events and creator changes, moderation reversals, an uncatalogued
+video and years of event time.
 """
 
 from __future__ import annotations
 
-import math
 import random
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
-from tests.score_reference import DEFAULTS
-
-EPOCH = datetime(1970, 1, 1)
-PARAMS = DEFAULTS  # the score defaults of SPEC §3, shared with the end-to-end oracle
-
-
-def epoch_seconds(ts: datetime) -> float:
-    """Seconds since the epoch of a naive UTC timestamp, from its exact microsecond count."""
-    return ((ts - EPOCH) // timedelta(microseconds=1)) / 1_000_000
-
-
-def round_half_up(x: float) -> int:
-    return math.floor(x + 0.5)
-
-
-@dataclass
-class Video:
-    """Reference state of one video with counted events."""
-
-    terms: list[tuple[float, float]] = field(default_factory=list)  # (weight, t)
-    likes: int = 0
-    comments: int = 0
-    shares: int = 0
-    watches: int = 0
-    watch_sec: float = 0.0
-
-    def score(self, now: float, half_life: float) -> float:
-        return math.fsum(w * 2.0 ** (-(now - t) / half_life) for w, t in self.terms)
-
-    def score_log2(self, half_life: float) -> float | None:
-        """log2(score(now)) + now / half_life, computed without underflow."""
-        top = max(t for _, t in self.terms)
-        mass = math.fsum(w * 2.0 ** ((t - top) / half_life) for w, t in self.terms)
-        return math.log2(mass) + top / half_life if mass > 0 else None
-
-
-@dataclass
-class Reference:
-    videos: dict[str, Video]
-    creator_of: dict[str, str]
-    status_of: dict[str, str]
-    pairs: dict[tuple[str, str], dict[str, Any]]
-
-
-def latest_by(rows: Iterable[Mapping[str, Any]], key: str, order: tuple[str, ...]) -> dict:
-    out: dict[str, Mapping[str, Any]] = {}
-    for r in rows:
-        cur = out.get(r[key])
-        if cur is None or tuple(r[k] for k in order) > tuple(cur[k] for k in order):
-            out[r[key]] = r
-    return out
-
-
-def compute(
-    events: list[dict],
-    videos: list[dict],
-    moderation: list[dict],
-    params: Mapping[str, float] = PARAMS,
-) -> Reference:
-    catalogue = latest_by(videos, "video_id", ("batch_id", "line_no"))
-    creator_of = {vid: r["creator_id"] for vid, r in catalogue.items()}
-    decisions = latest_by(moderation, "video_id", ("decided_at", "batch_id", "line_no"))
-    status_of = {vid: r["status"] for vid, r in decisions.items()}
-
-    first: dict[tuple[str, str, str], dict] = {}
-    counted: list[dict] = []
-    for e in events:
-        if e["type"] in ("like", "share"):
-            k = (e["video_id"], e["user_id"], e["type"])
-            if k not in first or (e["occurred_at"], e["event_id"]) < (
-                first[k]["occurred_at"],
-                first[k]["event_id"],
-            ):
-                first[k] = e
-        elif e["type"] in ("comment", "watch"):
-            counted.append(e)
-    counted.extend(first.values())
-
-    out: dict[str, Video] = {}
-    pairs: dict[tuple[str, str], dict[str, Any]] = {}
-    for e in counted:
-        vid, uid = e["video_id"], e["user_id"]
-        pair = pairs.setdefault(
-            (uid, vid),
-            {
-                "likes": 0,
-                "comments": 0,
-                "shares": 0,
-                "watches": 0,
-                "watch_sec": 0.0,
-                "weight": [],
-                "last": None,
-                "is_creator": creator_of.get(vid) == uid,
-            },
-        )
-        if creator_of.get(vid) == uid:
-            continue
-        v = out.setdefault(vid, Video())
-        t = epoch_seconds(e["occurred_at"])
-        if e["type"] == "watch":
-            sec = min(max(float(e["watch_time_sec"]), 0.0), params["watch_cap_sec"])
-            w = sec / 60.0 * params["watch_per_minute"]
-            v.watches += 1
-            v.watch_sec += sec
-            pair["watches"] += 1
-            pair["watch_sec"] += sec
-        else:
-            w = params[e["type"]]
-            attr = {"like": "likes", "comment": "comments", "share": "shares"}[e["type"]]
-            setattr(v, attr, getattr(v, attr) + 1)
-            pair[attr] += 1
-        v.terms.append((w, t))
-        pair["weight"].append(w)
-        pair["last"] = t if pair["last"] is None else max(pair["last"], t)
-    return Reference(out, creator_of, status_of, pairs)
-
-
-def ranked(ref: Reference, statuses: set[str], half_life: float) -> list[tuple[str, float | None]]:
-    """Catalogue videos with counted events and a status in ``statuses``, best first."""
-    rows = [
-        (vid, v.score_log2(half_life))
-        for vid, v in ref.videos.items()
-        if vid in ref.creator_of and ref.status_of.get(vid, "undecided") in statuses
-    ]
-    rows.sort(key=lambda r: (r[1] is None, -(r[1] or 0.0), r[0]))
-    return rows
-
-
-def feed_and_queue(ref: Reference, top_n: int, half_life: float):
-    """(feed video ids in rank order, {queue video id: would-be rank}) per SPEC §3 / §6."""
-    eligible = ranked(ref, {"approved"}, half_life)
-    feed = eligible[:top_n]
-    queue: list[tuple[str, int]] = []
-    for vid, key in ranked(ref, {"undecided", "pending_review"}, half_life):
-        better = sum(
-            1
-            for fvid, fkey in feed
-            if (fkey is not None and (key is None or fkey > key or (fkey == key and fvid < vid)))
-            or (fkey is None and key is None and fvid < vid)
-        )
-        if better + 1 <= top_n:
-            queue.append((vid, better + 1))
-    return [vid for vid, _ in feed], queue
-
-
-# --------------------------------------------------------------------------- dataset
+from tests.oracle import epoch_seconds
 
 T0 = datetime(2026, 4, 12, 8, 0, 0)
 NOW = epoch_seconds(T0 + timedelta(minutes=30))
