@@ -20,7 +20,7 @@ from litestar.openapi.spec import (
     Schema,
 )
 
-from serving.domain.feed.schemas import Creator, Paging, Stats
+from serving.domain.feed.schemas import HotItem, ItemPayload, Paging
 
 Status = Literal["approved", "pending_review", "restricted", "removed"]
 STATUSES: tuple[str, ...] = ("approved", "pending_review", "restricted", "removed")
@@ -57,27 +57,15 @@ class AuditTrail(msgspec.Struct, frozen=True):
     decisions: list[Decision]
 
 
-class QueuePayload(msgspec.Struct, frozen=True):
+class QueuePayload(ItemPayload, frozen=True):
     """One queue item as the pipeline stores it in ``queue_items``."""
 
-    videoId: str
-    title: str
-    thumbnailUrl: str
-    creator: Creator
-    stats: Stats
     moderationStatus: str = "undecided"
 
 
-class QueueItem(msgspec.Struct, frozen=True):
+class QueueItem(HotItem, frozen=True):
     """One video of the review queue, ranked by its would-be score."""
 
-    rank: int
-    videoId: str
-    title: str
-    thumbnailUrl: str
-    creator: Creator
-    hotScore: float
-    stats: Stats
     moderationStatus: str
 
 
