@@ -13,14 +13,13 @@ import os
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager, redirect_stdout
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from dagster import (
     AssetsDefinition,
-    DagsterEvent,
     DagsterEventType,
     DagsterInstance,
     EventLogEntry,
@@ -64,38 +63,38 @@ class StepEvent:
     step: str
     """The step key: the op of an asset or multi-asset (``landing_files``, ``hot_dbt_assets``)."""
     kind: Literal["started", "asset", "check", "succeeded", "failed"]
+    at: float
+    """When it happened (UNIX time)."""
     asset: str = ""
     """The asset key (``raw/events``) of an ``asset`` or ``check`` event."""
     metadata: Mapping[str, Any] = field(default_factory=dict)
     """The materialization's metadata values (``asset`` events)."""
     passed: bool = True
     """Whether the check passed (``check`` events)."""
-    seconds: float = 0.0
-    """How long the step took (``succeeded`` events)."""
 
 
 EventCallback = Callable[[StepEvent], None]
 
 
-def step_event(event: DagsterEvent) -> StepEvent | None:
-    """The :class:`StepEvent` of a Dagster event, ``None`` for those a summary ignores."""
-    step = event.step_key
-    if step is None:
+def step_event(entry: EventLogEntry) -> StepEvent | None:
+    """The :class:`StepEvent` of a run's log entry, ``None`` for those a summary ignores."""
+    event, at = entry.dagster_event, entry.timestamp
+    if event is None or event.step_key is None:
         return None
+    step = event.step_key
     if event.is_step_start:
-        return StepEvent(step, "started")
+        return StepEvent(step, "started", at)
     if event.is_step_success:
-        duration_ms = getattr(event.event_specific_data, "duration_ms", 0.0) or 0.0
-        return StepEvent(step, "succeeded", seconds=duration_ms / 1000)
+        return StepEvent(step, "succeeded", at)
     if event.is_step_failure:
-        return StepEvent(step, "failed")
+        return StepEvent(step, "failed", at)
     if event.is_step_materialization:
         mat = event.step_materialization_data.materialization
         meta = {k: v.value for k, v in mat.metadata.items()}
-        return StepEvent(step, "asset", mat.asset_key.to_user_string(), meta)
+        return StepEvent(step, "asset", at, mat.asset_key.to_user_string(), meta)
     if event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION:
         check = event.asset_check_evaluation_data
-        return StepEvent(step, "check", check.asset_key.to_user_string(), passed=check.passed)
+        return StepEvent(step, "check", at, check.asset_key.to_user_string(), passed=check.passed)
     return None
 
 
@@ -105,7 +104,9 @@ class StepReport:
 
     step: str
     status: Literal["running", "succeeded", "failed"] = "running"
+    started_at: float | None = None
     seconds: float = 0.0
+    """From the step's start to its end."""
     assets: dict[str, Mapping[str, Any]] = field(default_factory=dict)
     """Asset key → the metadata of its materialization, in the order they happened."""
     checks_passed: int = 0
@@ -113,16 +114,18 @@ class StepReport:
 
     def add(self, event: StepEvent) -> None:
         """Account for one more event of this step."""
-        if event.kind == "asset":
+        if event.kind == "started":
+            self.started_at = event.at
+        elif event.kind == "asset":
             self.assets[event.asset] = event.metadata
         elif event.kind == "check":
             if event.passed:
                 self.checks_passed += 1
             else:
                 self.checks_failed += 1
-        elif event.kind in ("succeeded", "failed"):
+        else:
             self.status = event.kind
-            self.seconds = event.seconds
+            self.seconds = event.at - (self.started_at or event.at)
 
 
 def summarize(events: Iterable[StepEvent]) -> list[StepReport]:
@@ -200,30 +203,38 @@ def _execute(
     on_event: EventCallback | None,
     quiet: bool,
 ) -> tuple[ExecuteInProcessResult, tuple[StepReport, ...], str | None, float]:
-    """Run ``job_name`` in-process on the ``DAGSTER_HOME`` instance, feeding ``on_event``."""
+    """Run ``job_name`` in-process on the ``DAGSTER_HOME`` instance, feeding ``on_event``.
+
+    With ``quiet`` Dagster's console logger shows critical messages only, and the dbt log
+    that dagster-dbt echoes to stdout (for the UI's compute logs) is dropped: the failing
+    step's message is in the outcome, and the full log in the UI and ``dbt_target/dbt.log``.
+    """
     from dagster_project.definitions import defs
 
     started = time.perf_counter()
     instance = DagsterInstance.get()
     run_id = str(uuid.uuid4())  # known before the run starts, to listen to its events
-    if on_event is not None:
-        callback = on_event
+    events: list[StepEvent] = []
 
-        def listen(entry: EventLogEntry) -> None:
-            event = step_event(entry.dagster_event) if entry.dagster_event else None
-            if event is not None:
-                callback(event)
+    def listen(entry: EventLogEntry) -> None:
+        event = step_event(entry)
+        if event is not None:
+            events.append(event)
+            if on_event is not None:
+                on_event(event)
 
-        instance.add_event_listener(run_id, listen)
-    loggers = {"console": {"config": {"log_level": "WARNING"}}} if quiet else None
-    result = defs.resolve_job_def(job_name).execute_in_process(
-        instance=instance,
-        run_config=RunConfig(ops=dict(ops), loggers=loggers),
-        run_id=run_id,
-        raise_on_error=False,
-    )
-    events = (step_event(e) for e in result.all_events)
-    steps = tuple(summarize(e for e in events if e is not None))
+    instance.add_event_listener(run_id, listen)
+    loggers = {"console": {"config": {"log_level": "CRITICAL"}}} if quiet else None
+    with ExitStack() as stack:
+        if quiet:
+            stack.enter_context(redirect_stdout(stack.enter_context(open(os.devnull, "w"))))
+        result = defs.resolve_job_def(job_name).execute_in_process(
+            instance=instance,
+            run_config=RunConfig(ops=dict(ops), loggers=loggers),
+            run_id=run_id,
+            raise_on_error=False,
+        )
+    steps = tuple(summarize(events))
     return result, steps, _error(result), time.perf_counter() - started
 
 

@@ -1,0 +1,68 @@
+"""The `hot` console command: demo, run, embed, serve, simulate, token.
+
+It sits on top of the layers: it may use the shared core (``hot``), the Dagster code
+(``dagster_project``) and the web service (``serving``), which never import it. Commands
+import what they run when they run, so ``hot --help`` and ``hot token`` stay quick.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from hot.cli.common import err
+from hot.cli.pipeline import embed, run
+from hot.cli.service import serve, token
+from hot.cli.traffic import demo, simulate
+
+EXIT_USAGE = 2
+"""Exit code of invalid arguments or settings (as a usage error)."""
+EXIT_INTERRUPTED = 130
+"""Exit code after Ctrl-C (128 + SIGINT)."""
+
+
+class SettingsError(click.ClickException):
+    """Invalid settings or arguments found while a command ran: a message, not a traceback."""
+
+    exit_code = EXIT_USAGE
+
+    def show(self, file: Any = None) -> None:
+        """Print the message as is (it already names the command)."""
+        err.print(self.message, markup=False)
+
+
+class HotGroup(click.Group):
+    """The `hot` group: a ``ValueError`` from the settings becomes a one-line error."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the sub-command."""
+        try:
+            return super().invoke(ctx)
+        except ValueError as exc:
+            raise SettingsError(f"hot {ctx.invoked_subcommand}: {exc}") from exc
+
+
+@click.group(
+    cls=HotGroup,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    help="Imoutotv Hot: the 'hot right now' feed. Settings come from HOT_* environment "
+    "variables (see README).",
+)
+def cli() -> None:
+    """The `hot` command group."""
+
+
+for command in (demo, run, embed, serve, simulate, token):
+    cli.add_command(command)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `hot` command: the sub-command's exit code."""
+    try:
+        return int(cli.main(args=argv, prog_name="hot", standalone_mode=False) or 0)
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.Abort:  # Ctrl-C outside a command's own handling
+        return EXIT_INTERRUPTED
