@@ -40,6 +40,13 @@ SNAPSHOT_AGE = Gauge(
     multiprocess_mode="livemostrecent",
     registry=REGISTRY,
 )
+STALE_SECONDS = Gauge(
+    "hot_stale_seconds",
+    "Seconds the served snapshot has gone unconfirmed by Redis (0 when fresh, +Inf when the "
+    "stale window is over), updated at scrape time.",
+    multiprocess_mode="livemax",
+    registry=REGISTRY,
+)
 STALE_RESPONSES = Counter(
     "hot_stale_responses_total",
     "Feed responses served from memory while Redis was unreachable.",

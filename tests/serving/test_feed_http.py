@@ -5,12 +5,14 @@ from __future__ import annotations
 import re
 import time
 from collections import Counter
+from collections.abc import Callable
 
 import msgspec
 import pytest
 import redis
 
 from hot import keys
+from hot.local.redis_server import EmbeddedRedis
 from serving.domain.feed.schemas import HotFeed
 from tests.serving.api_support import (
     FLAG_ON,
@@ -173,7 +175,12 @@ def test_etag_and_304(api: ApiServer, redis_client: redis.Redis) -> None:
     assert other.status_code == 200
 
 
-def test_no_snapshot_is_503_with_retry_after(api: ApiServer, redis_client: redis.Redis) -> None:
+def test_no_snapshot_is_503_with_retry_after(
+    api_factory: Callable[..., ApiServer], redis_server: EmbeddedRedis, redis_client: redis.Redis
+) -> None:
+    # A server that never held a snapshot (one that did keeps serving it, stale: see
+    # test_stale_http.py).
+    api = api_factory(redis_server.url)
     with api.client() as client:
         response = client.get("/api/v1/hot", headers=HEADERS)
         ready = client.get("/readyz")

@@ -48,5 +48,5 @@ class HotController(Controller):
         if not flag_enabled(flags, settings_of(state).feature_flag_default):
             raise ApiError(404, "feature_disabled", "the hot feed is not enabled")
         query = parse_hot_query(request.scope["query_string"])
-        page, stale = await feed_services(state).page(principal, query)
-        return page_response(page, stale, if_none_match)  # type: ignore[return-value]
+        page, stale_sec = await feed_services(state).page(principal, query)
+        return page_response(page, stale_sec, if_none_match)  # type: ignore[return-value]

@@ -49,12 +49,17 @@ def page_headers(page: Page) -> dict[str, str]:
     return {"ETag": page.etag, "Vary": VARY, "Cache-Control": CACHE_CONTROL}
 
 
-def page_response(page: Page, stale: bool, if_none_match: str | None) -> Response[bytes]:
-    """The page, marked if ``stale``; 304 when ``If-None-Match`` holds its ETag."""
+def page_response(
+    page: Page, stale_sec: float | None, if_none_match: str | None
+) -> Response[bytes]:
+    """The page, marked stale with its age when served from memory; 304 on a matching ETag."""
     headers = page_headers(page)
-    if stale:
+    if stale_sec is not None:
         STALE_RESPONSES.inc()
-        headers.update(STALE_HEADERS, **{"Cache-Control": STALE_CACHE_CONTROL})
+        headers.update(
+            STALE_HEADERS,
+            **{"Cache-Control": STALE_CACHE_CONTROL, "X-Hot-Stale-Age": str(int(stale_sec))},
+        )
     if etag_matches(if_none_match, page.etag):
         return Response(b"", status_code=304, headers=headers)
     return Response(page.body, media_type="application/json", headers=headers)

@@ -4,7 +4,6 @@ present), ``/metrics`` (Prometheus) and ``/bench/bare`` (the benchmark's baselin
 
 from __future__ import annotations
 
-import contextlib
 import math
 import time
 
@@ -13,8 +12,7 @@ from litestar.datastructures import State
 from litestar.types import ControllerRouterHandler
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from serving.core.errors import unavailable
-from serving.core.metrics import SNAPSHOT_AGE, exposition
+from serving.core.metrics import SNAPSHOT_AGE, STALE_SECONDS, exposition
 from serving.core.openapi import error_spec
 from serving.domain.feed.deps import feed_services
 from serving.domain.feed.responses import page_headers
@@ -32,17 +30,22 @@ async def healthz() -> Health:
 
 @get("/readyz", tags=["operations"], responses={503: error_spec("Not ready")})
 async def readyz(feed: FeedCache) -> Readiness:
-    """Readiness: Redis answers and a snapshot can be served."""
+    """Readiness: a snapshot can be served (``stale`` while it comes from memory).
+
+    A replica serving from memory stays ready: taking every replica out of the load balancer
+    because Redis is down would turn Redis trouble into an outage (SPEC §5). The stale age
+    and its reason tell operators; past the stale window the answer is 503.
+    """
     served = await feed.current()
-    if served.stale:
-        raise unavailable("unavailable", "redis is unreachable")
     view = served.view
     age = time.time() - view.generated_epoch
     return Readiness(
-        status="ready",
+        status="stale" if served.stale else "ready",
         snapshotId=view.snapshot_id,
         generatedAt=view.generated_at,
         ageSec=round(max(age, 0.0), 3) if math.isfinite(age) else None,
+        staleSec=round(served.stale_sec, 3),
+        staleReason=served.reason or None,
     )
 
 
@@ -50,8 +53,10 @@ async def readyz(feed: FeedCache) -> Readiness:
 async def metrics_endpoint(state: State) -> Response[bytes]:
     """Prometheus exposition (all workers' samples in multiprocess mode)."""
     feed = feed_services(state).feed
-    with contextlib.suppress(FeedError):
-        await feed.current()
+    try:
+        STALE_SECONDS.set((await feed.current()).stale_sec)
+    except FeedError:
+        STALE_SECONDS.set(math.inf if feed.last_current is not None else 0.0)
     view = feed.last_current
     if view is not None and math.isfinite(view.generated_epoch):
         SNAPSHOT_AGE.set(max(time.time() - view.generated_epoch, 0.0))

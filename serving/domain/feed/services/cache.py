@@ -5,14 +5,21 @@ snapshot id (or whether a pinned one still exists) and the takedown version — 
 one pipeline, shared by all requests that arrive during the previous round trip (see
 :mod:`.coalesce`). Everything that depends only on (snapshot, takedown version) —
 loading, decoding, ranking, capping, encoding — is a :class:`.FeedView` built
-once and cached. When Redis fails, the last view is served as stale for
-``stale_serve_sec`` after the last successful Redis call; Redis is retried at most every
-``REDIS_RETRY_SEC`` meanwhile, so recovery needs no restart.
+once and cached.
+
+Redis trouble is not an outage (SPEC §5): when Redis is unreachable, or answers but has lost
+the snapshot's keys (a restart without persistence, a failover to an empty replica), the view
+held in memory is served, marked stale, for ``stale_serve_sec`` after Redis last confirmed that
+snapshot; Redis is retried at most every ``REDIS_RETRY_SEC`` meanwhile, so recovery needs no
+restart. A pinned snapshot that is gone is *expired* (410) only when ``retain`` newer snapshots
+were published after it; fewer ids in ``hot:snapshots`` mean Redis lost its history, and a
+view still held is served stale like the current one.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import OrderedDict
@@ -55,13 +62,20 @@ class FeedUnavailable(FeedError):
 
 @dataclass(frozen=True, slots=True)
 class Served:
-    """A view to serve, and whether it comes from memory while Redis is unreachable."""
+    """A view to serve; ``stale_sec`` > 0 when it comes from memory, unconfirmed that long."""
 
     view: FeedView
-    stale: bool
+    stale_sec: float = 0.0
+    reason: str = ""
+
+    @property
+    def stale(self) -> bool:
+        """Whether Redis could not confirm the snapshot for this answer."""
+        return bool(self.reason)
 
 
-_State = tuple[str | None, int]
+_State = tuple[str | None, int, int]
+"""(snapshot id if present, ids in ``hot:snapshots`` (pinned reads only), takedown version)."""
 
 
 class FeedCache:
@@ -79,7 +93,8 @@ class FeedCache:
         self._redis_client = redis
         self._cap = creator_cap
         self._stale_sec = stale_serve_sec
-        self._retain = max(retain, 1) + 1
+        self._retained = max(retain, 1)
+        self._retain = self._retained + 1
         self._clock = clock
         self._probe: FreshReads[str | None, _State] = FreshReads(self._read_state)
         self._views: OrderedDict[tuple[str, int], FeedView] = OrderedDict()
@@ -87,6 +102,7 @@ class FeedCache:
         self._snapshots: OrderedDict[str, Snapshot] = OrderedDict()
         self._builds: dict[tuple[str, int], asyncio.Task[FeedView | None]] = {}
         self._current: FeedView | None = None
+        self._confirmed_at: dict[str, float] = {}
         self._last_ok = float("-inf")
         self._down_until = float("-inf")
 
@@ -98,28 +114,32 @@ class FeedCache:
     async def current(self) -> Served:
         """The current snapshot's view; raises NoSnapshot or FeedUnavailable."""
         try:
-            snapshot_id, version = await self._probe.read(None)
-            if snapshot_id is None:
-                raise NoSnapshot("no snapshot has been published yet")
-            view = await self._view(snapshot_id, version)
+            snapshot_id, _, version = await self._probe.read(None)
+            view = await self._view(snapshot_id, version) if snapshot_id else None
         except FeedUnavailable:
-            return self._stale(self._current)
+            return self._stale(self._current, "redis is unreachable")
         if view is None:
-            raise NoSnapshot("the current snapshot cannot be read")
+            if self._current is not None:
+                return self._stale(self._current, "redis has lost the snapshot")
+            raise NoSnapshot("no snapshot has been published yet")
         self._current = view
-        return Served(view, stale=False)
+        return self._fresh(view)
 
     async def pinned(self, snapshot_id: str) -> Served:
         """A retained snapshot's view; raises SnapshotExpired or FeedUnavailable."""
+        held = self._latest.get(snapshot_id)
         try:
-            exists, version = await self._probe.read(snapshot_id)
+            exists, retained, version = await self._probe.read(snapshot_id)
             view = await self._view(snapshot_id, version) if exists else None
         except FeedUnavailable:
-            return self._stale(self._latest.get(snapshot_id))
+            return self._stale(held, "redis is unreachable")
         if view is None:
+            if held is not None and retained < self._retained:
+                with contextlib.suppress(FeedUnavailable):
+                    return self._stale(held, "redis has lost the snapshot")
             self._forget(snapshot_id)
             raise SnapshotExpired(f"snapshot {snapshot_id} is no longer retained")
-        return Served(view, stale=False)
+        return self._fresh(view)
 
     async def close(self) -> None:
         """Stop the reads and builds in flight."""
@@ -128,10 +148,19 @@ class FeedCache:
             task.cancel()
         await asyncio.gather(*self._builds.values(), return_exceptions=True)
 
-    def _stale(self, view: FeedView | None) -> Served:
-        if view is None or self._clock() - self._last_ok > self._stale_sec:
-            raise FeedUnavailable("the feed store is unreachable")
-        return Served(view, stale=True)
+    def _fresh(self, view: FeedView) -> Served:
+        self._confirmed_at[view.snapshot_id] = self._clock()
+        return Served(view)
+
+    def _stale(self, view: FeedView | None, reason: str) -> Served:
+        """``view`` from memory while it is young enough; FeedUnavailable after that."""
+        confirmed = self._confirmed_at.get(view.snapshot_id) if view is not None else None
+        if view is None or confirmed is None:
+            raise FeedUnavailable(f"{reason} and no snapshot is held")
+        age = self._clock() - confirmed
+        if age > self._stale_sec:
+            raise FeedUnavailable(f"{reason} for longer than the stale window")
+        return Served(view, stale_sec=age, reason=reason)
 
     async def _redis(self, call: Callable[[], Awaitable[T]]) -> T:
         if self._clock() < self._down_until:
@@ -155,12 +184,13 @@ class FeedCache:
             current, version = await self._redis(
                 lambda: redis.mget(keys.CURRENT, keys.TAKEDOWNS_VERSION)
             )
-            return (current.decode() if current else None), int(version or 0)
+            return (current.decode() if current else None), 0, int(version or 0)
         pipe = redis.pipeline(transaction=False)
         pipe.exists(keys.snapshot_meta(snapshot_id))
+        pipe.llen(keys.SNAPSHOTS)
         pipe.get(keys.TAKEDOWNS_VERSION)
-        exists, version = await self._redis(pipe.execute)
-        return (snapshot_id if exists else None), int(version or 0)
+        exists, retained, version = await self._redis(pipe.execute)
+        return (snapshot_id if exists else None), int(retained), int(version or 0)
 
     async def _view(self, snapshot_id: str, version: int) -> FeedView | None:
         key = (snapshot_id, version)
@@ -207,9 +237,11 @@ class FeedCache:
             evicted = cache.popitem(last=False)[0]
             if cache is self._snapshots:
                 self._latest.pop(evicted, None)  # type: ignore[arg-type]
+                self._confirmed_at.pop(evicted, None)  # type: ignore[arg-type]
 
     def _forget(self, snapshot_id: str) -> None:
         self._snapshots.pop(snapshot_id, None)
         self._latest.pop(snapshot_id, None)
+        self._confirmed_at.pop(snapshot_id, None)
         for key in [k for k in self._views if k[0] == snapshot_id]:
             del self._views[key]

@@ -18,9 +18,9 @@ class FeedServices:
     feed: FeedCache
     reranker: Reranker
 
-    async def page(self, principal: Principal, query: HotQuery) -> tuple[Page, bool]:
-        """The page ``query`` asks for as ``principal`` sees it, and whether it is stale
-        (served from memory while Redis is unreachable); raises ``FeedError``."""
+    async def page(self, principal: Principal, query: HotQuery) -> tuple[Page, float | None]:
+        """The page ``query`` asks for as ``principal`` sees it, and its stale age in seconds
+        (None when Redis confirmed the snapshot); raises ``FeedError``."""
         feed = self.feed
         served = await (feed.pinned(query.snapshot) if query.snapshot else feed.current())
         if query.type == "personal":
@@ -28,4 +28,4 @@ class FeedServices:
             page = served.view.page("personal", query.limit, query.offset, ranking)
         else:
             page = served.view.page("global", query.limit, query.offset)
-        return page, served.stale
+        return page, (served.stale_sec if served.stale else None)
