@@ -12,6 +12,7 @@ from dagster import (
 )
 
 from dagster_project.resources import WarehouseResource
+from dagster_project.resources.dbt_inprocess import ingest_statements
 from hot.ingest import SOURCES, Ingestor
 from hot.settings import get_settings
 
@@ -31,7 +32,7 @@ class IngestConfig(Config):
             key,
             description=f"Raw `{source}` rows ingested from landing/{source}/",
             group_name="ingest",
-            kinds={"duckdb", "python"},
+            kinds={"duckdb", "sql"},
         )
         for source, key in RAW_KEYS.items()
     ],
@@ -40,10 +41,12 @@ class IngestConfig(Config):
 def landing_files(
     context: AssetExecutionContext, config: IngestConfig, warehouse: WarehouseResource
 ) -> object:
-    """Validate and load every pending landing file, catalogue first, by name within a folder."""
+    """Validate and load every pending landing file, catalogue first, by name within a folder:
+    in the engine, with the dbt project's ingest SQL."""
     settings = get_settings()
+    statements = ingest_statements()
     with warehouse.connect() as con:
-        reports = Ingestor(con, settings.landing_dir).ingest_pending()
+        reports = Ingestor(con, settings.landing_dir, statements).ingest_pending()
     if config.files:
         context.log.info(f"run requested for {len(config.files)} file(s): {config.files[:10]}")
     for source, key in RAW_KEYS.items():

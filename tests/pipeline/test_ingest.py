@@ -1,16 +1,21 @@
-"""Ingest: validation, quarantine accounting, replays and the landing file rules (real DuckDB)."""
+"""Ingest: validation, quarantine accounting, replays, the landing file rules and bad input
+(the dbt project's ingest SQL, rendered by dbt, run on a real DuckDB)."""
 
 from __future__ import annotations
 
 import json
+import os
+import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from hot.ingest import Ingestor, pending_files
+from dagster_project.resources.dbt_inprocess import ingest_statements
+from hot.ingest import FileReport, Ingestor, pending_files
 from hot.landing import format_ts, write_atomic
 from hot.warehouse import connect
 
@@ -33,11 +38,30 @@ def _line(obj: object) -> bytes:
     return json.dumps(obj).encode()
 
 
+@pytest.fixture(scope="session")
+def statements() -> dict[str, Any]:
+    """The ingest SQL as dbt renders it for the DuckDB profile."""
+    return ingest_statements()
+
+
 @pytest.fixture
-def ingestor(tmp_path: Path) -> Ingestor:
+def ingestor(tmp_path: Path, statements: dict[str, Any]) -> Ingestor:
     landing = tmp_path / "landing"
     landing.mkdir()
-    return Ingestor(connect(tmp_path / "w.duckdb"), landing)
+    return Ingestor(connect(tmp_path / "w.duckdb"), landing, statements)
+
+
+def _write_bytes(folder: Path, name: str, data: bytes) -> Path:
+    """A landing file with exactly these bytes (temp name, then rename)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f".{name}.tmp"
+    tmp.write_bytes(data)
+    return tmp.rename(folder / name)
+
+
+def _accounted(report: FileReport) -> FileReport:
+    assert report.valid + report.duplicates + report.quarantined == report.lines_read
+    return report
 
 
 # (line, expected reason code) — one per way a line can be bad.
@@ -175,3 +199,108 @@ def test_catalogue_and_moderation_validation(ingestor: Ingestor) -> None:
     assert ingestor.ingest_file(moderation).reasons == {"invalid_status": 1, "missing_field": 1}
     published = ingestor.con.execute("select published_at from raw.videos").fetchone()
     assert published == (datetime(2025, 12, 31, 15, 0),)  # offset applied, stored as UTC
+
+
+# --- bad input: each is ingested or quarantined, a pass never crashes, no valid line is lost ---
+
+
+def test_large_file_is_ingested_whole(ingestor: Ingestor) -> None:
+    """A 130 MB file of events (about 860,000 lines) in one pass."""
+    template = _line(_event("{id}", video_id="v" + "x" * 60, user_id="u" + "y" * 30))
+    lines = [template.replace(b"{id}", b"e%07d" % i) for i in range(860_000)]
+    path = write_atomic(ingestor.landing_dir / "events", "0001.jsonl", lines)
+    assert path.stat().st_size > 130_000_000
+    report = _accounted(ingestor.ingest_file(path))
+    assert (report.lines_read, report.valid, report.quarantined) == (860_000, 860_000, 0)
+    assert ingestor.con.execute("select count(distinct event_id) from raw.events").fetchone() == (
+        860_000,
+    )
+
+
+def test_single_50_mb_line_is_quarantined_truncated(ingestor: Ingestor) -> None:
+    huge = b'{"event_id": "' + "\u00e9".encode() * 10 + "é".encode() * (25 * 1024 * 1024) + b'"}'
+    assert len(huge) > 50 * 1024 * 1024
+    path = write_atomic(
+        ingestor.landing_dir / "events", "0001.jsonl", [huge, _line(_event("after"))]
+    )
+    report = _accounted(ingestor.ingest_file(path))
+    assert (report.lines_read, report.valid, report.reasons) == (2, 1, {"line_too_long": 1})
+    raw = ingestor.con.execute("select raw_line from raw.quarantine").fetchone()
+    assert raw is not None
+    assert 4000 < len(raw[0].encode()) <= 4096  # 4 KiB of bytes, cut on a character boundary
+    assert raw[0].startswith('{"event_id": "')
+
+
+def test_empty_file_counts_zero_lines(ingestor: Ingestor) -> None:
+    path = _write_bytes(ingestor.landing_dir / "events", "0001.jsonl", b"")
+    report = _accounted(ingestor.ingest_file(path))
+    assert (report.lines_read, report.skipped) == (0, False)
+    stored = ingestor.con.execute("select lines_read from raw.ingested_files").fetchall()
+    assert stored == [(0,)]  # recorded, so it is never read again
+    assert pending_files(ingestor.landing_dir, ingestor.con) == []
+
+
+def test_binary_garbage_is_quarantined_and_valid_lines_survive(ingestor: Ingestor) -> None:
+    rng = random.Random(11)
+    garbage = bytes(rng.randrange(256) for _ in range(200_000))
+    # Truncated multi-byte sequences right before a newline must not swallow the newline.
+    data = garbage + b"\n\xf0\x9f\x98\n\xe3\x81\n" + _line(_event("kept")) + b"\n\xc3"
+    path = _write_bytes(ingestor.landing_dir / "events", "0001.jsonl", data)
+    report = _accounted(ingestor.ingest_file(path))
+    assert report.lines_read == data.count(b"\n") + 1  # no final newline: the last line counts
+    assert report.valid == 1
+    assert set(report.reasons) <= {"empty_line", "invalid_utf8", "invalid_json", "line_too_long"}
+    kept = ingestor.con.execute("select event_id, line_no from raw.events").fetchall()
+    assert kept == [("kept", garbage.count(b"\n") + 4)]
+    assert ingestor.con.execute(
+        "select max(strlen(raw_line)) <= 4096, count(*) from raw.quarantine"
+    ).fetchone() == (True, report.quarantined)
+
+
+def test_crlf_line_endings(ingestor: Ingestor) -> None:
+    data = b"\r\n".join(_line(_event(f"c{i}")) for i in range(3)) + b"\r\n\r\n"
+    path = _write_bytes(ingestor.landing_dir / "events", "0001.jsonl", data)
+    report = _accounted(ingestor.ingest_file(path))
+    assert (report.lines_read, report.valid, report.reasons) == (4, 3, {"empty_line": 1})
+
+
+def test_utf8_bom_first_line_counts(ingestor: Ingestor) -> None:
+    data = b"\xef\xbb\xbf" + _line(_event("bom")) + b"\n" + _line(_event("second")) + b"\n"
+    path = _write_bytes(ingestor.landing_dir / "events", "0001.jsonl", data)
+    report = _accounted(ingestor.ingest_file(path))
+    assert (report.lines_read, report.valid, report.quarantined) == (2, 2, 0)
+    ids = ingestor.con.execute("select event_id from raw.events order by line_no").fetchall()
+    assert ids == [("bom",), ("second",)]
+
+
+def test_no_final_newline_last_line_counts(ingestor: Ingestor) -> None:
+    data = _line(_event("a")) + b"\n" + _line(_event("b", type="watch", watch_time_sec=7))
+    path = _write_bytes(ingestor.landing_dir / "events", "0001.jsonl", data)
+    report = _accounted(ingestor.ingest_file(path))
+    assert (report.lines_read, report.valid) == (2, 2)
+    watch = ingestor.con.execute("select watch_time_sec from raw.events where event_id = 'b'")
+    assert watch.fetchone() == (7.0,)
+
+
+def test_parquet_that_is_not_parquet_is_quarantined(ingestor: Ingestor) -> None:
+    path = _write_bytes(
+        ingestor.landing_dir / "events", "0001.parquet", b"PAR1 not really\n" + os.urandom(64)
+    )
+    report = _accounted(ingestor.ingest_file(path))
+    assert report.lines_read >= 1
+    assert report.valid == 0
+    assert report.quarantined == report.lines_read
+
+
+def test_duplicates_within_a_file_first_line_wins(ingestor: Ingestor) -> None:
+    lines = [
+        _line(_event("d1", video_id="first")),
+        _line(_event("d1", type="dislike")),  # quarantined: does not take the id
+        _line(_event("d1", video_id="second")),
+        _line(_event("d2")),
+    ]
+    path = write_atomic(ingestor.landing_dir / "events", "0001.jsonl", lines)
+    report = _accounted(ingestor.ingest_file(path))
+    assert (report.valid, report.duplicates, report.quarantined) == (2, 1, 1)
+    rows = ingestor.con.execute("select event_id, video_id, line_no from raw.events order by 1")
+    assert rows.fetchall() == [("d1", "first", 1), ("d2", "v1", 4)]

@@ -1,0 +1,465 @@
+{#-
+  Landing-file ingest in the engine (SPEC §2). The ingest asset renders these macros once per
+  manifest version (`hot_ingest_statements`) and runs the statements for each file, with the
+  file's values bound as query parameters; the writes of a file share one transaction.
+
+  A file goes through these relations:
+    lines      (dispatched: `hot_ingest_lines`, a temporary table) line_no, line (NULL when
+               not UTF-8), raw, n_bytes
+    fields     (dispatched: `hot_ingest_fields`) + is_json, root_kind and, per field f,
+               f__kind ('missing' | 'null' | 'string' | 'number' | 'boolean' | 'object' |
+               'array') and f__text
+    stage      (shared, a temporary table) per line: the first failed check (one reason code
+               per CASE branch, NULL when valid), its detail, the raw line, the typed columns
+    duplicates (shared, a temporary table) line numbers of valid lines whose event_id was
+               seen first (earlier in raw.events, or on an earlier line of the file)
+  so quarantine, duplicates and the per-file counts are set operations. A twin for another
+  engine implements the dispatched parts: `hot_param`, `hot_ingest_lines`,
+  `hot_ingest_fields`, `hot_parse_rfc3339` and `hot_create_temp_table`.
+-#}
+
+{#- The sources and their fields, in the order the checks run (the first failure wins). -#}
+{% macro hot_ingest_sources() %}
+  {%- set id = {'check': 'string', 'required': true, 'max_len': 128} -%}
+  {%- set text = {'check': 'string', 'required': true, 'max_len': 2048} -%}
+  {%- set opt_text = {'check': 'string', 'required': false, 'max_len': 2048} -%}
+  {{ return({
+    'events': {
+      'table': 'events',
+      'fields': [
+        ('event_id', id),
+        ('type', {'check': 'enum', 'values': ['like', 'watch', 'comment', 'share'],
+                  'reason': 'unknown_event_type'}),
+        ('video_id', id),
+        ('user_id', id),
+        ('occurred_at', {'check': 'timestamp', 'required': true, 'future': true}),
+        ('watch_time_sec', {'check': 'watch'}),
+      ],
+      'dedupe_on': 'event_id',
+    },
+    'videos': {
+      'table': 'videos',
+      'fields': [
+        ('video_id', id),
+        ('title', text),
+        ('thumbnail_url', opt_text),
+        ('creator_id', id),
+        ('published_at', {'check': 'timestamp', 'required': false}),
+      ],
+    },
+    'creators': {
+      'table': 'creators',
+      'fields': [('creator_id', id), ('name', text), ('avatar_url', opt_text)],
+    },
+    'moderation': {
+      'table': 'moderation',
+      'fields': [
+        ('video_id', id),
+        ('status', {'check': 'enum', 'values': ['approved', 'pending_review', 'restricted',
+                    'removed'], 'reason': 'invalid_status'}),
+        ('decided_at', {'check': 'timestamp', 'required': true}),
+        ('reason', opt_text),
+      ],
+    },
+  }) }}
+{% endmacro %}
+
+
+{#- A bound query parameter (`$name` on DuckDB, `:name` on Spark SQL). -#}
+{% macro hot_param(name) -%}
+  {{ return(adapter.dispatch('hot_param', 'imoutotv_hot')(name)) }}
+{%- endmacro %}
+{% macro default__hot_param(name) -%}:{{ name }}{%- endmacro %}
+{% macro duckdb__hot_param(name) -%}${{ name }}{%- endmacro %}
+
+
+{#-
+  The lines of the file at parameter `path`: line_no (1-based), line (the text without its
+  line ending, NULL when it is not valid UTF-8; a UTF-8 BOM opening the file is dropped), raw
+  (the printable text of a line that is not UTF-8, else NULL) and n_bytes. A final line ending
+  does not open an empty last line. `format` is 'jsonl' or 'parquet' (a row is its JSON object).
+-#}
+{% macro hot_ingest_lines(format) -%}
+  {{ return(adapter.dispatch('hot_ingest_lines', 'imoutotv_hot')(format)) }}
+{%- endmacro %}
+
+{% macro duckdb__hot_ingest_lines(format) -%}
+{%- if format == 'parquet' %}
+    -- A row's JSON object; naive parquet timestamps are UTC (to_json writes them without an
+    -- offset, so one is added).
+    select line_no, line, null :: varchar as raw, strlen(line) as n_bytes
+    from (
+        select file_row_number + 1 as line_no,
+               regexp_replace(
+                   json_remove(to_json(p), '$.file_row_number') :: varchar,
+                   '"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d+)?)"', '"\1Z"', 'g'
+               ) as line
+        from read_parquet({{ hot_param('path') }}, file_row_number = true) p
+    )
+{%- else %}
+    -- A file that is valid UTF-8 as a whole (the usual case) is split as text. Otherwise it is
+    -- split in DuckDB's escaped form of its bytes ('\x0A' is a newline: every byte outside
+    -- printable ASCII, and the backslash, is escaped), and each line is decoded on its own.
+    with f as (
+        select content, try(decode(content)) as text
+        from read_blob({{ hot_param('path') }})
+    ),
+    parts as (
+        select unnest(s) as part, generate_subscripts(s, 1) as line_no, len(s) as n, is_text
+        from (
+            select case when text is not null then string_split(text, chr(10))
+                        else string_split(content :: varchar, '\x0A') end as s,
+                   text is not null as is_text
+            from f
+        )
+    ),
+    decoded as (
+        select line_no,
+               case when is_text or not contains(part, '\x') then part
+                    else try(decode(part :: blob)) end as line,
+               part,
+               is_text
+        from parts
+        -- The text after a final newline is not a line.
+        where not (line_no = n and part = '')
+    ),
+    trimmed as (
+        select line_no,
+               {{ _hot_trim_line('line') }} as line,
+               case when line is null
+                    then {{ _hot_trim_line("decode(part :: blob, 'replace')") }} end as raw
+        from decoded
+    )
+    select line_no, line, raw, strlen(coalesce(line, raw)) as n_bytes from trimmed
+{%- endif %}
+{%- endmacro %}
+
+{#- Without a carriage return before the newline, and without the BOM opening the file. -#}
+{% macro _hot_trim_line(text) -%}
+    case when line_no = 1 and starts_with({{ text }}, chr(65279))
+         then {{ _hot_rtrim_cr('substr(' ~ text ~ ', 2)') }}
+         else {{ _hot_rtrim_cr(text) }} end
+{%- endmacro %}
+{% macro _hot_rtrim_cr(text) -%}
+    case when ends_with({{ text }}, chr(13)) then rtrim({{ text }}, chr(13)) else {{ text }} end
+{%- endmacro %}
+
+
+{#-
+  `lines` plus is_json (the line is one JSON value, without trailing commas), root_kind, and
+  <field>__kind / <field>__text for each of `names` (a number's text as written).
+-#}
+{% macro hot_ingest_fields(lines, names) -%}
+  {{ return(adapter.dispatch('hot_ingest_fields', 'imoutotv_hot')(lines, names)) }}
+{%- endmacro %}
+
+{% macro duckdb__hot_ingest_fields(lines, names) -%}
+{%- set paths = ["'$'"] -%}
+{%- for name in names %}{% do paths.append("'$." ~ name ~ "'") %}{% endfor -%}
+{%- set kinds = {'VARCHAR': 'string', 'BIGINT': 'number', 'UBIGINT': 'number',
+                 'DOUBLE': 'number', 'HUGEINT': 'number', 'BOOLEAN': 'boolean',
+                 'OBJECT': 'object', 'ARRAY': 'array', 'NULL': 'null'} -%}
+    select *,
+           {{ _hot_duckdb_kind('types[1]', kinds) }} as root_kind
+           {%- for name in names %},
+           {{ _hot_duckdb_kind('types[' ~ (loop.index + 1) ~ ']', kinds) }} as {{ name }}__kind,
+           texts[{{ loop.index }}] as {{ name }}__text
+           {%- endfor %}
+    from (
+        select *,
+               case when is_json then json_type(line, [{{ paths | join(', ') }}]) end as types,
+               case when is_json then json_extract_string(line, [{{ paths[1:] | join(', ') }}])
+               end as texts
+        from (
+            select *,
+                   case when n_bytes <= {{ hot_ingest_max_line_bytes() }} and json_valid(line)
+                        -- DuckDB's parser also takes trailing commas: a line with one outside
+                        -- its strings is not JSON (NaN and Infinity: see hot_ingest_checks).
+                        then case when regexp_matches(line, ',\s*[\]}]')
+                                  then not regexp_matches(
+                                      regexp_replace(line, '"(?:[^"\\]|\\.)*"', '""', 'g'),
+                                      ',\s*[\]}]')
+                                  else true end
+                        else false end as is_json
+            from {{ lines }}
+        )
+    )
+{%- endmacro %}
+
+{% macro _hot_duckdb_kind(expr, kinds) -%}
+    case when {{ expr }} is null then 'missing'
+         {%- for t, k in kinds.items() %} when {{ expr }} = '{{ t }}' then '{{ k }}'{% endfor %}
+         else 'other' end
+{%- endmacro %}
+
+
+{#- UTC timestamp of an RFC 3339 text with an offset, or NULL when it is not one. -#}
+{% macro hot_parse_rfc3339(text) -%}
+  {{ return(adapter.dispatch('hot_parse_rfc3339', 'imoutotv_hot')(text)) }}
+{%- endmacro %}
+
+{% macro duckdb__hot_parse_rfc3339(text) -%}
+    case when regexp_full_match(
+                  {{ text }},
+                  '\s*\d{4}-\d\d-\d\d[Tt ]([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d+)?([Zz]|[+-]([01]\d|2[0-3])(:?[0-5]\d)?)\s*')
+         -- The cast takes the offset, a T, a Z and white space around; it rejects 30 February.
+         then make_timestamp(epoch_us(try_cast(
+                  case when regexp_matches({{ text }}, '[tz]') then upper({{ text }})
+                       else {{ text }} end
+                  as timestamptz)))
+    end
+{%- endmacro %}
+
+
+{% macro hot_ingest_max_line_bytes() %}1048576{% endmacro %}
+{% macro hot_ingest_raw_keep_bytes() %}4096{% endmacro %}
+{% macro hot_ingest_future_tolerance_sec() %}300{% endmacro %}
+
+
+{#-
+  The checks of one source as (condition, reason, detail) in the order they run: the line, then
+  each field in turn. Conditions read the columns of `hot_ingest_fields` and `<field>__ts`.
+-#}
+{% macro hot_ingest_checks(source) %}
+  {%- set spec = hot_ingest_sources()[source] -%}
+  {%- set ws = "' ' || chr(9) || chr(10) || chr(11) || chr(12) || chr(13)" -%}
+  {%- set absent = "in ('missing', 'null')" -%}
+  {%- set checks = [
+    ("line = '' or (ascii(line) in (9, 10, 11, 12, 13, 32) and trim(line, " ~ ws ~ ") = '')",
+     'empty_line', "''"),
+    ("n_bytes > " ~ hot_ingest_max_line_bytes(), 'line_too_long',
+     "cast(n_bytes as " ~ dbt.type_string() ~ ") || ' bytes > " ~ hot_ingest_max_line_bytes() ~ "'"),
+    ("line is null", 'invalid_utf8', "'not valid UTF-8'"),
+    ("not is_json", 'invalid_json', "'not valid JSON'"),
+    (_hot_nonfinite(spec['fields'] | map('first') | list), 'invalid_json',
+     "'a number that is not finite'"),
+    ("root_kind <> 'object'", 'not_an_object', "root_kind"),
+  ] -%}
+  {%- for name, rule in spec['fields'] -%}
+    {%- set kind = name ~ '__kind' -%}
+    {%- set txt = name ~ '__text' -%}
+    {%- if rule['check'] == 'string' -%}
+      {%- if rule['required'] -%}
+        {%- do checks.append((kind ~ ' ' ~ absent, 'missing_field', "'" ~ name ~ "'")) -%}
+      {%- endif -%}
+      {%- do checks.append((kind ~ " not in ('missing', 'null', 'string')", 'invalid_field',
+                            "'" ~ name ~ ": expected string'")) -%}
+      {%- if rule['required'] -%}
+        {%- do checks.append((txt ~ " = ''", 'invalid_field', "'" ~ name ~ ": empty'")) -%}
+      {%- endif -%}
+      {%- do checks.append(("strlen(" ~ txt ~ ") > " ~ rule['max_len'] ~ " and length(" ~ txt
+                            ~ ") > " ~ rule['max_len'], 'invalid_field',
+                            "'" ~ name ~ ": longer than " ~ rule['max_len'] ~ "'")) -%}
+    {%- elif rule['check'] == 'enum' -%}
+      {%- do checks.append((kind ~ ' ' ~ absent, 'missing_field', "'" ~ name ~ "'")) -%}
+      {%- do checks.append(("not (" ~ kind ~ " = 'string' and " ~ txt ~ " in ('"
+                            ~ rule['values'] | join("', '") ~ "'))", rule['reason'],
+                            "left(" ~ txt ~ ", 64)")) -%}
+    {%- elif rule['check'] == 'timestamp' -%}
+      {%- if rule['required'] -%}
+        {%- do checks.append((kind ~ ' ' ~ absent, 'missing_field', "'" ~ name ~ "'")) -%}
+      {%- endif -%}
+      {%- do checks.append((kind ~ " not in ('missing', 'null') and " ~ name ~ "__ts is null",
+                            'invalid_timestamp',
+                            "'" ~ name ~ ": not an RFC 3339 timestamp with an offset'")) -%}
+      {%- if rule.get('future') -%}
+        {%- do checks.append((name ~ "__ts > " ~ hot_param('now') ~ " + interval '"
+                              ~ hot_ingest_future_tolerance_sec() ~ " seconds'",
+                              'future_timestamp',
+                              "'" ~ name ~ " more than 5 minutes ahead'")) -%}
+      {%- endif -%}
+    {%- elif rule['check'] == 'watch' -%}
+      {#- watch_time_sec: required for `watch` events, ignored otherwise. -#}
+      {%- set is_watch = "type__text = 'watch' and " -%}
+      {%- do checks.append((is_watch ~ kind ~ ' ' ~ absent, 'missing_field', "'" ~ name ~ "'")) -%}
+      {%- do checks.append((is_watch ~ kind ~ " <> 'number'", 'invalid_watch_time',
+                            "'not a number'")) -%}
+      {%- do checks.append((is_watch ~ "not (" ~ name ~ "__num >= 0 and "
+                            ~ name ~ "__num < cast('Infinity' as " ~ type_double() ~ "))",
+                            'invalid_watch_time', "'must be finite and >= 0'")) -%}
+    {%- endif -%}
+  {%- endfor -%}
+  {{ return(checks) }}
+{% endmacro %}
+
+
+{#- A prefix of `text` of at most `n` bytes, by removing a character per byte over. -#}
+{% macro _hot_left_bytes(text, n) -%}
+    left({{ text }}, length({{ text }}) - greatest(strlen({{ text }}) - {{ n }}, 0))
+{%- endmacro %}
+
+
+{#-
+  True when the line, or one of `names`, is a number that is not finite: NaN, Infinity or
+  out of range. JSON has none; a lenient parser (DuckDB's) reads them.
+-#}
+{% macro _hot_nonfinite(names) -%}
+  {%- set terms = [] -%}
+  {%- set inf = "cast('Infinity' as " ~ type_double() ~ ")" -%}
+  {%- for name in ['line'] + names -%}
+    {%- set kind = 'root_kind' if name == 'line' else name ~ '__kind' -%}
+    {%- set txt = 'trim(line)' if name == 'line' else name ~ '__text' -%}
+    {%- do terms.append("(" ~ kind ~ " = 'number' and not (abs(try_cast(" ~ txt ~ " as "
+                        ~ type_double() ~ ")) < " ~ inf ~ "))") -%}
+  {%- endfor -%}
+  {{ return(terms | join(' or ')) }}
+{%- endmacro %}
+
+
+{#-
+  The validated lines of one source: line_no, ingest_reason and ingest_detail (NULL when
+  valid), ingest_raw_line
+  (at most 4 KiB) and the typed columns of the raw table.
+-#}
+{% macro hot_ingest_checked(source) %}
+  {%- set spec = hot_ingest_sources()[source] -%}
+  {%- set names = spec['fields'] | map('first') | list -%}
+  {%- set checks = hot_ingest_checks(source) -%}
+  {%- set keep = hot_ingest_raw_keep_bytes() -%}
+    with fields as (
+        {{ hot_ingest_fields(hot_ingest_lines_relation(), names) }}
+    ),
+    typed as (
+        select *
+        {%- for name, rule in spec['fields'] %}
+          {%- if rule['check'] == 'timestamp' %},
+            case when {{ name }}__kind = 'string'
+                 then {{ hot_parse_rfc3339(name ~ '__text') }} end as {{ name }}__ts
+          {%- elif rule['check'] == 'watch' %},
+            case when {{ name }}__kind = 'number'
+                 then try_cast({{ name }}__text as {{ type_double() }}) end as {{ name }}__num
+          {%- endif %}
+        {%- endfor %}
+        from fields
+    ),
+    checked as (
+        select *,
+               case {%- for cond, reason, detail in checks %}
+                   when {{ cond }} then {{ loop.index }}
+               {%- endfor %}
+               end as failed_check
+        from typed
+    )
+    select line_no,
+           case failed_check {%- for cond, reason, detail in checks %}
+               when {{ loop.index }} then '{{ reason }}' {%- endfor %}
+           end as ingest_reason,
+           case failed_check {%- for cond, reason, detail in checks %}
+               when {{ loop.index }} then {{ detail }} {%- endfor %}
+           end as ingest_detail,
+           -- At most 4 KiB, cut between characters: as many as fit at the bytes per character
+           -- of the line's head, less one per byte still over.
+           case when n_bytes <= {{ keep }} then coalesce(raw, line)
+                else {{ _hot_left_bytes('left(coalesce(raw, line), ' ~ keep ~ ' * ' ~ keep
+                                        ~ ' // strlen(left(coalesce(raw, line), ' ~ keep ~ ')))',
+                                        keep) }}
+           end as ingest_raw_line
+           {%- for name, rule in spec['fields'] %},
+           {%- if rule['check'] == 'timestamp' %}
+           {{ name }}__ts as {{ name }}
+           {%- elif rule['check'] == 'watch' %}
+           case when type__text = 'watch' then {{ name }}__num end as {{ name }}
+           {%- else %}
+           {{ name }}__text as {{ name }}
+           {%- endif %}
+           {%- endfor %}
+    from checked
+{% endmacro %}
+
+
+{#- Temporary tables of the file being ingested: its lines, its stage, its duplicates. -#}
+{% macro hot_ingest_lines_relation() %}hot_ingest_lines{% endmacro %}
+{% macro hot_ingest_stage_relation() %}hot_ingest_stage{% endmacro %}
+{% macro hot_ingest_duplicates_relation() %}hot_ingest_duplicates{% endmacro %}
+
+{#- Create (or replace) a temporary table from a SELECT. -#}
+{% macro hot_create_temp_table(relation, select_sql) -%}
+  {{ return(adapter.dispatch('hot_create_temp_table', 'imoutotv_hot')(relation, select_sql)) }}
+{%- endmacro %}
+{% macro default__hot_create_temp_table(relation, select_sql) -%}
+    create or replace temporary table {{ relation }} as {{ select_sql }}
+{%- endmacro %}
+
+
+{#- The stage: the validated lines of one file (`hot_ingest_checked`). -#}
+{% macro hot_ingest_stage_sql(source) %}
+  {{ return(hot_create_temp_table(hot_ingest_stage_relation(), hot_ingest_checked(source))) }}
+{% endmacro %}
+
+
+{#-
+  The line numbers of the stage's duplicates. Events are deduplicated on event_id: the first
+  valid line of an id in the file wins, unless raw.events already has the id. Other sources
+  keep every valid line (the latest wins downstream).
+-#}
+{% macro hot_ingest_duplicates_sql(source) %}
+  {%- set spec = hot_ingest_sources()[source] -%}
+  {%- set key = spec.get('dedupe_on') -%}
+  {%- set stage = hot_ingest_stage_relation() -%}
+  {%- set select_sql -%}
+  {%- if key %}
+    with valid as (
+        select line_no, {{ key }} from {{ stage }} where ingest_reason is null
+    )
+    select line_no from valid
+    where {{ key }} in (select {{ key }} from raw.{{ spec['table'] }})
+    union
+    -- Ids on several valid lines of this file (few: a grouping, not a sort of the file).
+    select v.line_no
+    from valid v
+    join (
+        select {{ key }}, min(line_no) as first_line
+        from valid group by {{ key }} having count(*) > 1
+    ) r on r.{{ key }} = v.{{ key }} and v.line_no > r.first_line
+  {%- else %}
+    select line_no from {{ stage }} where false
+  {%- endif %}
+  {%- endset -%}
+  {{ return(hot_create_temp_table(hot_ingest_duplicates_relation(), select_sql)) }}
+{% endmacro %}
+
+
+{#-
+  Every statement of the ingest, by name, as a JSON object: `<format>.lines` (jsonl, parquet),
+  `<source>.stage`, `<source>.duplicates`, `<source>.insert`, `quarantine`, `ledger`, `report`
+  and `drop` (a list). Their parameters: path, file, source, batch_id, ingested_at, now.
+-#}
+{% macro hot_ingest_statements() %}
+  {%- set stage = hot_ingest_stage_relation() -%}
+  {%- set dups = hot_ingest_duplicates_relation() -%}
+  {%- set is_dup = "line_no in (select line_no from " ~ dups ~ ")" -%}
+  {%- set lineage = hot_param('batch_id') ~ ", " ~ hot_param('file') ~ ", line_no, "
+                    ~ hot_param('ingested_at') -%}
+  {%- set out = {} -%}
+  {%- for format in ['jsonl', 'parquet'] -%}
+    {%- do out.update({format ~ '.lines': hot_create_temp_table(
+        hot_ingest_lines_relation(), hot_ingest_lines(format))}) -%}
+  {%- endfor -%}
+  {%- for source, spec in hot_ingest_sources().items() -%}
+    {%- set cols = spec['fields'] | map('first') | join(', ') -%}
+    {%- do out.update({
+      source ~ '.stage': hot_ingest_stage_sql(source),
+      source ~ '.duplicates': hot_ingest_duplicates_sql(source),
+      source ~ '.insert': "insert into raw." ~ spec['table'] ~ " select " ~ cols ~ ", "
+          ~ lineage ~ " from " ~ stage ~ " where ingest_reason is null and not " ~ is_dup,
+    }) -%}
+  {%- endfor -%}
+  {%- do out.update({
+    'quarantine': "insert into raw.quarantine select " ~ hot_param('source') ~ ", "
+        ~ hot_param('file') ~ ", line_no, ingest_reason, ingest_detail, ingest_raw_line, "
+        ~ hot_param('batch_id') ~ ", " ~ hot_param('ingested_at') ~ " from " ~ stage
+        ~ " where ingest_reason is not null",
+    'ledger': "insert into raw.ingested_files select " ~ hot_param('file') ~ ", "
+        ~ hot_param('source') ~ ", " ~ hot_param('batch_id') ~ ", lines_read, "
+        ~ "lines_read - quarantined - duplicates, duplicates, quarantined, "
+        ~ hot_param('ingested_at') ~ " from (select count(*) as lines_read, "
+        ~ "coalesce(sum(case when ingest_reason is not null then 1 else 0 end), 0) "
+        ~ "as quarantined, (select count(*) from " ~ dups ~ ") as duplicates from "
+        ~ stage ~ ") counts",
+    'report': "select ingest_reason, count(*) from " ~ stage
+        ~ " where ingest_reason is not null group by ingest_reason order by ingest_reason",
+    'drop': ["drop table if exists " ~ hot_ingest_lines_relation(),
+             "drop table if exists " ~ stage, "drop table if exists " ~ dups],
+  }) -%}
+  {{ return(tojson(out)) }}
+{% endmacro %}
