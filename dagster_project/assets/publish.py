@@ -4,10 +4,12 @@ from datetime import UTC, datetime
 
 from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
 from dagster_dbt import get_asset_key_for_model
+from redis import Redis
 
 from dagster_project.assets.dbt import hot_dbt_assets
 from dagster_project.project import model_relation
 from dagster_project.resources import RedisResource, WarehouseResource
+from hot import keys
 from hot.feed_rows import FEED_COLUMNS, to_items
 from hot.settings import get_settings
 from hot.snapshot import Snapshot, SnapshotItem, new_snapshot_id, publish_snapshot
@@ -22,6 +24,27 @@ def _markdown_top(items: list[SnapshotItem], limit: int = 10) -> str:
             f"{item.score:.3f} |"
         )
     return "\n".join(lines)
+
+
+def _restore_embeddings_pointer(client: Redis) -> str | None:
+    """Point ``type=personal`` at the newest embeddings on disk if Redis lost the pointer.
+
+    A Redis that came back empty lost ``hot:embeddings:version`` with the snapshot; without
+    it the API falls back to the global order until the next embeddings run. Returns the
+    version restored, or None (pointer present, or no embeddings written yet).
+    """
+    if client.exists(keys.EMBEDDINGS_VERSION):
+        return None
+    lancedb_dir = get_settings().lancedb_dir
+    if not lancedb_dir.is_dir():
+        return None
+    from hot import embedding_store  # lancedb is heavy: imported only when it is needed
+
+    on_disk = embedding_store.versions(lancedb_dir)
+    if not on_disk:
+        return None
+    embedding_store.flip(client, on_disk[-1])
+    return on_disk[-1]
 
 
 @asset(
@@ -60,8 +83,11 @@ def hot_snapshot(
     client = redis.client()
     try:
         expired = publish_snapshot(client, snapshot, retain=get_settings().snapshots_retained)
+        restored = _restore_embeddings_pointer(client)
     finally:
         client.close()
+    if restored:
+        context.log.info(f"Redis had lost the embeddings pointer: restored to {restored}")
     context.log.info(f"published snapshot {snapshot.snapshot_id} with {len(snapshot.items)} items")
     return MaterializeResult(
         metadata={
@@ -70,6 +96,7 @@ def hot_snapshot(
             "items": len(snapshot.items),
             "review_queue": len(snapshot.queue),
             "expired_snapshots": expired,
+            "embeddings_pointer_restored": restored or "",
             "top_10": MetadataValue.md(_markdown_top(snapshot.items)),
         }
     )

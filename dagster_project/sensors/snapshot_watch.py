@@ -26,7 +26,7 @@ from dagster_project.jobs import hot_pipeline_job, hot_republish_job
 from dagster_project.resources import RedisResource
 from hot import keys
 
-WATCH_INTERVAL_SEC = 10
+WATCH_INTERVAL_SEC = 5
 """How often Redis is checked (the daemon ticks sensors at most every ~5 s anyway)."""
 
 _PENDING = [
