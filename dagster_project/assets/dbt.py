@@ -5,9 +5,10 @@ from collections.abc import Iterator
 from typing import Any
 
 from dagster import AssetExecutionContext, Config
-from dagster_dbt import DbtCliResource, dbt_assets
+from dagster_dbt import dbt_assets
 
-from dagster_project.project import dbt_env, dbt_project, ensure_manifest
+from dagster_project.project import dbt_project, ensure_manifest
+from dagster_project.resources.dbt_inprocess import stream_dbt
 from hot.settings import get_settings
 
 
@@ -24,9 +25,10 @@ FULL_SCAN_TESTS = "resource_type:test,tag:full_scan"
 def build_args(now_epoch: float) -> list[str]:
     """`dbt build` arguments of one pass.
 
-    Vars are passed only to pin the scoring instant (tests, replays): any ``--vars`` change
-    forces dbt to re-parse the whole project, so a normal pass scores at the run's start
-    time (``run_started_at``) and reads ``top_n`` from ``HOT_TOP_N``. dbt unit tests pin
+    Vars are passed only to pin the scoring instant (tests, replays); a normal pass scores at
+    the run's start time (``run_started_at``) and reads ``top_n`` from ``HOT_TOP_N``. dbt runs
+    on the manifest loaded once per version (:func:`stream_dbt`), so vars cost no parse. dbt
+    unit tests pin
     the model logic in CI (tests/dbt); a pass runs the models and their data tests (asset
     checks) only, minus the whole-history scans (``FULL_SCAN_TESTS``), so a pass costs
     what its batch costs.
@@ -38,12 +40,8 @@ def build_args(now_epoch: float) -> list[str]:
 
 
 @dbt_assets(manifest=ensure_manifest(), project=dbt_project, exclude=FULL_SCAN_TESTS)
-def hot_dbt_assets(
-    context: AssetExecutionContext, dbt: DbtCliResource, config: DbtBuildConfig
-) -> Iterator[Any]:
-    """`dbt build` of the selected models: incremental scores, marts, unit and data tests."""
-    dbt_env()
-    # One target dir per deployment: dbt's partial parse state carries over between passes.
+def hot_dbt_assets(context: AssetExecutionContext, config: DbtBuildConfig) -> Iterator[Any]:
+    """`dbt build` of the selected models and their data tests, in the run's process."""
+    # One target dir per deployment: run results and compiled SQL of its last pass.
     target = get_settings().data_dir / "dbt_target"
-    invocation = dbt.cli(build_args(config.now_epoch), context=context, target_path=target)
-    yield from invocation.stream()
+    yield from stream_dbt(context, build_args(config.now_epoch), target)

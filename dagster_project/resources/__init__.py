@@ -1,4 +1,4 @@
-"""Dagster resources: the DuckDB warehouse, Redis and dbt.
+"""Dagster resources: the DuckDB warehouse and Redis (dbt runs in-process: ``dbt_inprocess``).
 
 Paths and URLs default to the settings read when the resource is *used*, so one code
 location serves whatever ``HOT_DATA_DIR`` / ``HOT_REDIS_URL`` the run has.
@@ -13,9 +13,7 @@ from pathlib import Path
 import duckdb
 import redis
 from dagster import ConfigurableResource
-from dagster_dbt import DbtCliResource
 
-from dagster_project.project import dbt_project
 from hot import warehouse
 from hot.settings import get_settings
 
@@ -56,5 +54,4 @@ def default_resources() -> dict[str, object]:
     return {
         "warehouse": WarehouseResource(),
         "redis": RedisResource(),
-        "dbt": DbtCliResource(project_dir=dbt_project),
     }

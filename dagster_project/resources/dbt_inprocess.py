@@ -5,16 +5,22 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import tempfile
+import threading
+from collections.abc import Iterator, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from dagster import AssetExecutionContext, Failure
 
 from dagster_project.project import DBT_PROJECT_DIR, dbt_env, ensure_manifest
 
 if TYPE_CHECKING:
     from dbt.cli.main import dbtRunnerResult
     from dbt.contracts.graph.manifest import Manifest
+    from dbt_common.events.base_types import EventMsg
 
 INGEST_SQL_FILE = "hot_ingest_sql.json"
 """Where the rendered ingest statements are kept, beside the manifest they were rendered from."""
@@ -26,26 +32,121 @@ def _version(manifest: Path) -> int:
 
 @lru_cache(maxsize=2)
 def _load_manifest(path: str, version: int) -> Manifest:
-    """dbt's ``Manifest`` from ``manifest.json`` (no parse: the file is that parse's output)."""
-    from dbt.contracts.graph.manifest import Manifest, WritableManifest
+    """dbt's ``Manifest`` as its last parse left it for partial parsing (``manifest.json``
+    lacks what running tests needs)."""
+    from dbt.contracts.graph.manifest import Manifest
+    from dbt.parser.manifest import extended_mashumuro_decoder
 
-    return Manifest.from_writable_manifest(WritableManifest.read_and_check_versions(path))
+    data = Path(path).read_bytes()
+    return Manifest.from_msgpack(data, decoder=extended_mashumuro_decoder)  # type: ignore[no-any-return]
 
 
 def dbt_manifest() -> Manifest:
     """The project's parsed manifest, (re)parsed only when a project file changed."""
-    path = ensure_manifest()
+    path = ensure_manifest().with_name("partial_parse.msgpack")
     return _load_manifest(str(path), _version(path))
 
 
-def invoke(args: list[str], callbacks: list[Any] | None = None) -> dbtRunnerResult:
-    """Run one dbt command in this process on the loaded manifest (dbt does not parse)."""
+def invoke(
+    args: Sequence[str], callbacks: list[Any] | None = None, project_dir: Path = DBT_PROJECT_DIR
+) -> dbtRunnerResult:
+    """Run one dbt command in this process. On the project itself it runs on the loaded
+    manifest (dbt does not parse); another directory (a copy dagster-dbt made for a large
+    selection) is parsed."""
     from dbt.cli.main import dbtRunner
 
     dbt_env()
-    manifest = dbt_manifest()
-    project = ["--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
-    return dbtRunner(manifest=manifest, callbacks=callbacks or []).invoke([*args, *project])
+    manifest = dbt_manifest() if project_dir == DBT_PROJECT_DIR else None
+    project = ["--project-dir", str(project_dir), "--profiles-dir", str(DBT_PROJECT_DIR)]
+    try:
+        return dbtRunner(manifest=manifest, callbacks=callbacks or []).invoke([*args, *project])
+    finally:
+        _close_duckdb()
+
+
+def _close_duckdb() -> None:
+    """Close the DuckDB database dbt-duckdb may keep open in this process after a command,
+    so the next step (or process) can open the warehouse, read-only or not."""
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+    with DuckDBConnectionManager._LOCK:
+        if DuckDBConnectionManager._ENV is not None:
+            DuckDBConnectionManager._ENV.close()
+
+
+_RESULT_EVENTS = frozenset(
+    {"LogSeedResult", "LogModelResult", "LogSnapshotResult", "LogTestResult"}
+)
+_DONE = object()
+
+
+def stream_dbt(context: AssetExecutionContext, args: Sequence[str], target: Path) -> Iterator[Any]:
+    """Run a dbt command for a ``@dbt_assets`` step in this process and yield its Dagster
+    events as the nodes finish: what ``DbtCliResource.cli(...).stream()`` yields, without a
+    subprocess and without a parse. The selection is the step's (its subset of models and
+    checks), computed as dagster-dbt does; a failed node fails the step after its events."""
+    from dagster_dbt import DagsterDbtTranslator
+    from dagster_dbt.asset_utils import (
+        extract_runtime_selection_from_args,
+        get_updated_cli_invocation_params_for_context,
+    )
+    from dagster_dbt.core.dbt_cli_event import DbtCoreCliEventMessage
+    from dbt_common.events.functions import msg_to_dict
+
+    cleaned, selects, excludes = extract_runtime_selection_from_args(args)
+    params = get_updated_cli_invocation_params_for_context(
+        context=context,
+        manifest={},
+        dagster_dbt_translator=DagsterDbtTranslator(),
+        runtime_selects=selects,
+        runtime_excludes=excludes,
+    )
+    indirect = ["--indirect-selection", params.indirect_selection]
+    full_args = [
+        *cleaned,
+        *params.selection_args,
+        *(indirect if params.indirect_selection else []),
+        "--target-path",
+        str(target),
+    ]
+    project_dir = Path(params.dbt_project.project_dir) if params.dbt_project else DBT_PROJECT_DIR
+    results: queue.Queue[Any] = queue.Queue()
+
+    def on_event(msg: EventMsg) -> None:
+        if msg.info.name in _RESULT_EVENTS:
+            results.put(msg_to_dict(msg))
+
+    def run() -> None:
+        try:
+            results.put(invoke(full_args, [on_event], project_dir))
+        except BaseException as exc:  # handed to the step's thread, which raises it
+            results.put(exc)
+        finally:
+            results.put(_DONE)
+
+    # dbt runs in a worker thread so that each node's events reach Dagster as it finishes.
+    worker = threading.Thread(target=run, name="dbt", daemon=True)
+    worker.start()
+    outcome: Any = None
+    while (item := results.get()) is not _DONE:
+        if isinstance(item, dict):
+            event = DbtCoreCliEventMessage(raw_event=item, event_history_metadata={})
+            context.log.info(str(event))
+            yield from event.to_default_asset_events(
+                manifest=params.manifest,
+                dagster_dbt_translator=params.dagster_dbt_translator,
+                context=context,
+                target_path=target,
+                project=params.dbt_project,
+            )
+        else:
+            outcome = item
+    worker.join()
+    if isinstance(outcome, BaseException):
+        raise outcome
+    if outcome is None or not outcome.success:
+        detail = getattr(outcome, "exception", None) or "a model or test failed"
+        raise Failure(description=f"dbt {' '.join(cleaned[:1])} failed: {detail}")
 
 
 @lru_cache(maxsize=2)
