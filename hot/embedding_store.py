@@ -3,7 +3,7 @@
 A version ``V`` is two LanceDB tables written in full before anyone reads them:
 ``videos_V`` (``id``, ``vector``) and ``users_V`` (``id``, ``vector``, ``watched``; a BTree
 index on ``id`` for point lookups). Version names sort by creation time. Publishing sets
-``hot:embeddings:version`` (:data:`hot.keys.EMBEDDINGS_VERSION`) to ``V`` — a
+the Redis pointer :data:`hot.keys.EMBEDDINGS_VERSION` to ``V`` — a
 compare-and-set that never moves the pointer back to an older version — and only then
 drops versions older than the ``VERSIONS_RETAINED`` newest up to ``V``; readers that
 resolved the previous version keep reading its tables meanwhile.
@@ -20,10 +20,11 @@ from typing import Any
 import lancedb
 import numpy as np
 import pyarrow as pa
-import redis
 from lancedb.index import BTree
+from redis.exceptions import WatchError
 
 from hot import keys
+from hot.redis_client import SyncRedis
 
 VIDEOS_PREFIX = "videos_"
 USERS_PREFIX = "users_"
@@ -93,14 +94,14 @@ def write_version(db_dir: Path, version: str, embeddings: EmbeddingSet) -> None:
         table.create_index("id", config=BTree())
 
 
-def current_version(client: redis.Redis) -> str | None:
+def current_version(client: SyncRedis) -> str | None:
     """The version the API serves (``None`` before the first publication)."""
     raw = client.get(keys.EMBEDDINGS_VERSION)
     return raw.decode() if raw else None
 
 
-def flip(client: redis.Redis, version: str) -> str | None:
-    """Point ``hot:embeddings:version`` at ``version`` unless a newer one is already current.
+def flip(client: SyncRedis, version: str) -> str | None:
+    """Point ``keys.EMBEDDINGS_VERSION`` at ``version`` unless a newer one is already current.
 
     Returns the version it replaced. Raises :class:`StaleVersion` when a newer version was
     published meanwhile (a concurrent run), leaving the pointer as is.
@@ -117,7 +118,7 @@ def flip(client: redis.Redis, version: str) -> str | None:
                 pipe.set(keys.EMBEDDINGS_VERSION, version)
                 pipe.execute()
                 return previous
-            except redis.WatchError:
+            except WatchError:
                 continue
 
 

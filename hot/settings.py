@@ -69,6 +69,8 @@ class Settings:
     embed_every_batches: int
     bench_endpoints: bool = False
     """Mount the /bench/* comparison endpoints (``HOT_BENCH_ENDPOINTS=1``; bench/api.py only)."""
+    redis_cluster: bool = False
+    """``HOT_REDIS_URL`` is a node of a Redis Cluster (``HOT_REDIS_CLUSTER=1``)."""
 
     @property
     def landing_dir(self) -> Path:
@@ -137,6 +139,7 @@ class Settings:
             embed_dim=_env_int("HOT_EMBED_DIM", 16),
             embed_every_batches=_env_int("HOT_EMBED_EVERY_BATCHES", 5),
             bench_endpoints=_env_bool("HOT_BENCH_ENDPOINTS", False),
+            redis_cluster=_env_bool("HOT_REDIS_CLUSTER", False),
         )
         if settings.creator_cap < 1:
             raise ValueError("HOT_CREATOR_CAP must be >= 1")
@@ -144,6 +147,9 @@ class Settings:
             raise ValueError("HOT_TOP_N must be >= 1")
         if not 0.0 <= settings.personal_blend <= 1.0:
             raise ValueError("HOT_PERSONAL_BLEND must be within [0, 1]")
+        if settings.redis_cluster and not settings.redis_url:
+            # The embedded server started when the URL is unset is a single Redis.
+            raise ValueError("HOT_REDIS_CLUSTER=1 needs HOT_REDIS_URL (any node of the cluster)")
         return settings
 
 

@@ -11,10 +11,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
-import redis
 from dagster import ConfigurableResource
 
-from hot import warehouse
+from hot import redis_client, warehouse
 from hot.settings import get_settings
 
 
@@ -34,19 +33,13 @@ class WarehouseResource(ConfigurableResource):
 
 
 class RedisResource(ConfigurableResource):
-    """The Redis server the snapshot is published to."""
+    """The Redis server (or Redis Cluster, ``HOT_REDIS_CLUSTER=1``) snapshots go to."""
 
     url: str | None = None
 
-    def client(self) -> redis.Redis:
+    def client(self) -> redis_client.SyncRedis:
         """A client with short timeouts, so a dead server fails a run instead of hanging it."""
-        url = self.url or get_settings().redis_url
-        if not url:
-            raise RuntimeError(
-                "HOT_REDIS_URL is not set: run the pipeline through `hot demo` / `hot run` "
-                "(they start an embedded Redis) or point HOT_REDIS_URL at a server"
-            )
-        return redis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5)
+        return redis_client.connect(get_settings(), self.url)
 
 
 def default_resources() -> dict[str, object]:

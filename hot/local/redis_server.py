@@ -30,10 +30,18 @@ def free_port() -> int:
 class EmbeddedRedis:
     """A ``redis-server`` child process bound to 127.0.0.1."""
 
-    def __init__(self, directory: Path, port: int | None = None, persist: bool = True) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        port: int | None = None,
+        persist: bool = True,
+        cluster: bool = False,
+    ) -> None:
         self.directory = directory
         self.port = port or free_port()
         self.persist = persist
+        self.cluster = cluster
+        """Start as a Redis Cluster node (no slots until :class:`EmbeddedRedisCluster` joins it)."""
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -68,6 +76,10 @@ class EmbeddedRedis:
             args += ["--appendonly", "yes", "--save", "60 1"]
         else:
             args += ["--appendonly", "no", "--save", ""]
+        if self.cluster:
+            # An explicit bus port: the default (port + 10000) may be taken or above 65535.
+            args += ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"]
+            args += ["--cluster-port", str(free_port())]
         self._proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         atexit.register(self.stop)
         client = redis.Redis.from_url(self.url, socket_timeout=0.5)
@@ -127,3 +139,73 @@ def ensure_local_redis(directory: Path) -> tuple[str, EmbeddedRedis | None]:
     server = EmbeddedRedis(directory).start()
     port_file.write_text(str(server.port))
     return server.url, server
+
+
+class EmbeddedRedisCluster:
+    """A Redis Cluster of ``masters`` embedded nodes on loopback, no replicas, no persistence.
+
+    For tests and benchmarks of ``HOT_REDIS_CLUSTER=1``: the slots are spread over the
+    nodes by ``redis-cli --cluster create``, as an operator would.
+    """
+
+    def __init__(self, directory: Path, masters: int = 3) -> None:
+        self.nodes = [
+            EmbeddedRedis(directory / f"node{i}", persist=False, cluster=True)
+            for i in range(masters)
+        ]
+
+    @property
+    def url(self) -> str:
+        """The URL of one node (a cluster client discovers the others from it)."""
+        return self.nodes[0].url
+
+    def start(self, timeout: float = 30.0) -> EmbeddedRedisCluster:
+        """Start the nodes, assign the slots and wait until every node says ``cluster_state:ok``."""
+        try:
+            for node in self.nodes:
+                node.start()
+            create = subprocess.run(
+                [
+                    shutil.which("redis-cli") or "redis-cli",
+                    "--cluster",
+                    "create",
+                    *(f"127.0.0.1:{node.port}" for node in self.nodes),
+                    "--cluster-replicas",
+                    "0",
+                    "--cluster-yes",
+                ],
+                capture_output=True,
+                timeout=timeout,
+                check=False,
+            )
+            if create.returncode != 0:
+                raise RuntimeError(f"redis-cli --cluster create failed: {create.stdout[-2000:]!r}")
+            self._wait_ok(timeout)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _wait_ok(self, timeout: float) -> None:
+        clients = [redis.Redis.from_url(n.url, socket_timeout=0.5) for n in self.nodes]
+        deadline = time.monotonic() + timeout
+        try:
+            # Every node must agree, or a client may be sent to one that still refuses.
+            while not all(c.cluster("info").get("cluster_state") == "ok" for c in clients):
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the Redis Cluster did not reach cluster_state:ok")
+                time.sleep(0.1)
+        finally:
+            for client in clients:
+                client.close()
+
+    def stop(self) -> None:
+        """Stop every node."""
+        for node in self.nodes:
+            node.stop()
+
+    def __enter__(self) -> EmbeddedRedisCluster:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

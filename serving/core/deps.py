@@ -15,11 +15,10 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
-from redis.asyncio import Redis
 
 from hot.settings import Settings
 from serving.core.auth import provide_principal
-from serving.core.redis_client import create_redis, resolve_redis_url
+from serving.core.redis_client import AsyncRedis, close_redis, create_redis, resolve_redis_url
 
 SETTINGS_STATE_KEY = "settings"
 REDIS_STATE_KEY = "redis"
@@ -33,7 +32,7 @@ def settings_of(state: State) -> Settings:
     return state[SETTINGS_STATE_KEY]
 
 
-def redis_of(state: State) -> Redis:
+def redis_of(state: State) -> AsyncRedis:
     """The app's Redis client (only between startup and shutdown)."""
     return state[REDIS_STATE_KEY]
 
@@ -44,12 +43,12 @@ def redis_lifespan(settings: Settings) -> Lifespan:
     @asynccontextmanager
     async def run(app: Litestar) -> AsyncIterator[None]:
         url = await asyncio.to_thread(resolve_redis_url, settings)
-        redis = create_redis(url)
+        redis = create_redis(url, cluster=settings.redis_cluster)
         app.state[REDIS_STATE_KEY] = redis
         try:
             yield
         finally:
-            await redis.aclose(close_connection_pool=True)
+            await close_redis(redis)
 
     return run
 

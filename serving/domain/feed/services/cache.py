@@ -27,10 +27,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from hot import keys
+from serving.core.redis_client import AsyncRedis
 from serving.domain.feed.services.coalesce import FreshReads
 from serving.domain.feed.services.snapshots import Snapshot, load_snapshot
 from serving.domain.feed.services.view import FeedView
@@ -83,7 +83,7 @@ class FeedCache:
 
     def __init__(
         self,
-        redis: Redis,
+        redis: AsyncRedis,
         *,
         creator_cap: int,
         stale_serve_sec: float,

@@ -44,13 +44,12 @@ from typing import Any, TypeVar
 import lancedb
 import numpy as np
 from lancedb.expr import col
-from redis.asyncio import Redis
 
 from hot import keys
 from hot.embedding_store import USERS_PREFIX, users_table, videos_table
 from hot.settings import Settings
 from serving.core.auth import Principal
-from serving.core.redis_client import create_redis, resolve_redis_url
+from serving.core.redis_client import AsyncRedis, close_redis, create_redis, resolve_redis_url
 from serving.domain.feed.services.ranking import GLOBAL_RANKING, Ranking
 from serving.domain.feed.services.reranking import GlobalOrder, Reranker
 from serving.domain.feed.services.view import FeedView
@@ -156,7 +155,7 @@ class PersonalReranker:
     def __init__(self, settings: Settings, *, clock: Callable[[], float] = time.monotonic):
         self._settings = settings
         self._clock = clock
-        self._redis: Redis | None = None
+        self._redis: AsyncRedis | None = None
         self._db: lancedb.AsyncConnection | None = None
         self._tables: OrderedDict[str, tuple[Any, Any]] = OrderedDict()
         self._version: str | None = None
@@ -203,7 +202,7 @@ class PersonalReranker:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         if self._redis is not None:
-            await self._redis.aclose(close_connection_pool=True)
+            await close_redis(self._redis)
         if self._db is not None:
             self._db.close()
 
@@ -225,7 +224,7 @@ class PersonalReranker:
         try:
             if self._redis is None:
                 url = await asyncio.to_thread(resolve_redis_url, self._settings)
-                self._redis = create_redis(url)
+                self._redis = create_redis(url, cluster=self._settings.redis_cluster)
             raw = await self._redis.get(keys.EMBEDDINGS_VERSION)
             self._version = raw.decode() if raw else None
         except Exception as exc:  # keep the last known version while Redis is away

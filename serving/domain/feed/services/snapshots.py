@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import msgspec
-from redis.asyncio import Redis
 
 from hot import keys
+from serving.core.redis_client import AsyncRedis
 from serving.domain.feed.schemas import ItemPayload
 
 log = logging.getLogger("serving")
@@ -41,7 +41,7 @@ class Snapshot:
     entries: tuple[Entry, ...]
 
 
-async def load_snapshot(redis: Redis, snapshot_id: str) -> Snapshot | None:
+async def load_snapshot(redis: AsyncRedis, snapshot_id: str) -> Snapshot | None:
     """The snapshot's meta, ranking and payloads read in one transaction; None if expired.
 
     Items whose payload is missing or malformed, or whose score is not finite, are left
