@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -14,6 +15,8 @@ import redis
 from hot import keys
 
 _CHUNK = 500
+SNAPSHOT_ID = re.compile(r"[0-9]{8}T[0-9]{6}-[0-9a-f]{6}")
+"""The form of every id :func:`new_snapshot_id` makes (the API rejects any other as 400)."""
 
 
 @dataclass(frozen=True)

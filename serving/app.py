@@ -17,6 +17,7 @@ from serving.core import deps as core_deps
 from serving.core import errors as core_errors
 from serving.core.auth import VERIFIER_STATE_KEY, TokenVerifier
 from serving.core.logs import AccessLog, configure_logging
+from serving.core.methods import AllowedMethods
 from serving.core.metrics import mark_worker_dead
 from serving.core.observability import ObservabilityMiddleware
 from serving.core.openapi import openapi_config
@@ -72,5 +73,5 @@ def create_app(settings: Settings | None = None, *, reranker: Reranker | None = 
         ),
         logging_config=None,
     )
-    app.asgi_handler = ObservabilityMiddleware(app.asgi_handler, access_log)
+    app.asgi_handler = ObservabilityMiddleware(AllowedMethods(app.asgi_handler, app), access_log)
     return app

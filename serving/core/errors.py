@@ -14,6 +14,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException
 from litestar.types import ExceptionHandlersMap
 
+from serving.core.methods import sorted_allow
 from serving.core.schemas import ErrorBody, ErrorDetail
 
 log = logging.getLogger("serving")
@@ -88,7 +89,9 @@ def _http_exception(request: Request, exc: HTTPException) -> Response[bytes]:
         return _unexpected(request, exc)
     code = _HTTP_CODES.get(status, "bad_request")
     message = exc.detail if isinstance(exc.detail, str) and exc.detail else code
-    headers = {k: v for k, v in (exc.headers or {}).items() if k.lower() == "allow"}
+    # Allow (405) in a fixed order, whatever order the router registered the methods in.
+    allow = next((v for k, v in (exc.headers or {}).items() if k.lower() == "allow"), None)
+    headers = {"Allow": sorted_allow(allow)} if allow else {}
     return error_response(status, code, message, headers=headers)
 
 

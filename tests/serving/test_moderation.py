@@ -86,15 +86,17 @@ def test_only_moderators_get_in(live_stack: Stack) -> None:
         (b'{"videoId": "v_00000", "status": "deleted", "reason": "spam"}', "invalid_status"),
         (b'{"videoId": "v_00000", "status": "REMOVED", "reason": "spam"}', "invalid_status"),
         (b'{"videoId": "v_00000", "status": "removed", "reason": "   "}', "invalid_reason"),
+        (b'{"videoId": "v_00000", "status": "removed", "reason": "\\u3000"}', "invalid_reason"),
         (b'{"videoId": "v_nope", "status": "removed", "reason": "spam"}', "unknown_video"),
     ],
 )
-def test_bad_decisions_are_400_and_change_nothing(
+def test_bad_decisions_are_refused_and_change_nothing(
     live_stack: Stack, mod: httpx.Client, body: bytes, code: str
 ) -> None:
     before = live_stack.redis.get(keys.TAKEDOWNS_VERSION)
     response = mod.post(DECISIONS, content=body, headers={"Content-Type": "application/json"})
-    assert response.status_code == 400, response.text
+    # A well-formed decision about a video that does not exist is 404, like its audit trail.
+    assert response.status_code == (404 if code == "unknown_video" else 400), response.text
     assert response.json()["error"]["code"] == code
     assert live_stack.redis.get(keys.TAKEDOWNS_VERSION) == before
     assert _audit_lines(live_stack) == [] and _landing(live_stack) == []
@@ -106,7 +108,7 @@ def test_other_bad_requests(mod: httpx.Client) -> None:
     assert response.json()["error"]["code"] == "invalid_idempotency_key"
     assert mod.get(DECISIONS).json()["error"] == {
         "code": "invalid_video_id",
-        "message": "videoId is required",
+        "message": "videoId is required: 1 to 128 characters",
         "param": "videoId",
     }
     assert mod.get(DECISIONS, params={"videoId": "v_nope"}).status_code == 404

@@ -9,7 +9,7 @@ from serving.core.auth import authenticate
 from serving.core.deps import settings_of
 from serving.core.errors import ApiError
 from serving.core.flags import flag_enabled
-from serving.core.openapi import BEARER, error_spec
+from serving.core.openapi import BEARER, INTERNAL_ERROR, error_spec
 from serving.domain.feed.deps import feed_services
 from serving.domain.feed.params import HotOperation, parse_hot_query
 from serving.domain.feed.responses import feed_request_headers, page_response
@@ -29,11 +29,17 @@ class HotController(Controller):
         summary="The hot feed",
         responses={
             304: ResponseSpec(data_container=None, description="Not modified (If-None-Match)"),
-            400: error_spec("A bad parameter (`invalid_type|limit|offset|snapshot`, with `param`)"),
+            400: error_spec(
+                "`invalid_type`, `invalid_limit`, `invalid_offset`, `invalid_snapshot`: a bad "
+                "parameter (named in `param`)"
+            ),
             401: error_spec("Missing or refused bearer token (reason in `code`)"),
             404: error_spec("`feature_disabled`: the hot_enabled flag is off"),
             410: error_spec("`snapshot_expired`: the pinned snapshot is no longer retained"),
-            503: error_spec("`no_snapshot` / `unavailable` (with Retry-After)"),
+            503: error_spec(
+                "`no_snapshot`: none published; `unavailable`: Redis cannot be reached and no "
+                f"recent snapshot is held; {INTERNAL_ERROR} (with Retry-After)"
+            ),
         },
     )
     async def get_hot(self, request: Request) -> Response[HotFeed]:

@@ -11,15 +11,16 @@ from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import parse_qs
 
-from litestar.openapi.spec import OpenAPIType, Operation, Parameter, Schema
+from litestar.openapi.spec import OpenAPIType, Parameter, Schema
 
+from hot.snapshot import SNAPSHOT_ID
 from serving.core.errors import ApiError
+from serving.core.openapi import documented_operation
 from serving.domain.feed.schemas import FeedType
 
 MAX_LIMIT = 100
 MAX_OFFSET = 9_999
 DEFAULT_LIMIT = 20
-SNAPSHOT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 _DIGITS = re.compile(r"[0-9]{1,9}")
 _TYPES: tuple[FeedType, ...] = ("global", "personal")
 
@@ -106,7 +107,8 @@ HOT_PARAMETERS: list[Parameter] = [
         name="snapshot",
         param_in="query",
         description="A `snapshotId` from an earlier response: keep paging that snapshot "
-        "(410 `snapshot_expired` once it is no longer retained).",
+        "(410 `snapshot_expired` once it is no longer retained; 400 `invalid_snapshot` for a "
+        "string that is not a snapshot id).",
         schema=Schema(type=OpenAPIType.STRING, pattern=f"^{SNAPSHOT_ID.pattern}$"),
     ),
     Parameter(
@@ -116,12 +118,13 @@ HOT_PARAMETERS: list[Parameter] = [
         "(absent: the server default).",
         schema=Schema(type=OpenAPIType.STRING),
     ),
+    Parameter(
+        name="If-None-Match",
+        param_in="header",
+        description="An `ETag` of an earlier page: 304 while that page is unchanged.",
+        schema=Schema(type=OpenAPIType.STRING),
+    ),
 ]
 
-
-@dataclass
-class HotOperation(Operation):
-    """The feed operation: its query parameters are parsed by hand, so documented here."""
-
-    def __post_init__(self) -> None:
-        self.parameters = [*(self.parameters or []), *HOT_PARAMETERS]
+HotOperation = documented_operation(parameters=HOT_PARAMETERS)
+"""The feed operation: its parameters are parsed by hand (``parse_hot_query``)."""

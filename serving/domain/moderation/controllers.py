@@ -7,20 +7,19 @@ Every route needs a token whose ``roles`` hold ``moderator`` (401 without a vali
 from __future__ import annotations
 
 from collections.abc import Awaitable
-from typing import Annotated, TypeVar
+from typing import TypeVar
 
 from litestar import Controller, Request, Response, get, post
-from litestar.params import Parameter as QueryParam
 from redis.exceptions import RedisError
 
 from serving.core.auth import authenticate
 from serving.core.deps import redis_of, settings_of
 from serving.core.errors import unavailable
-from serving.core.openapi import BEARER, error_spec
+from serving.core.openapi import BEARER, INTERNAL_ERROR, documented_operation, error_spec
 from serving.domain.feed.params import HOT_PARAMETERS, parse_hot_query
 from serving.domain.moderation.guards import requires_moderator
 from serving.domain.moderation.schemas import (
-    IDEMPOTENCY_HEADER,
+    AuditOperation,
     AuditTrail,
     Decision,
     DecisionOperation,
@@ -36,11 +35,14 @@ from serving.domain.moderation.services.queue import review_queue
 
 T = TypeVar("T")
 NO_STORE = {"Cache-Control": "no-store"}
-PAGING_PARAMETERS = [p for p in HOT_PARAMETERS if p.name in {"limit", "offset", "snapshot"}]
+QueueOperation = documented_operation(
+    parameters=[p for p in HOT_PARAMETERS if p.name in {"limit", "offset", "snapshot"}]
+)
+"""The queue pages snapshots with the feed's ``limit``, ``offset`` and ``snapshot``."""
+UNAVAILABLE = f"`unavailable`: Redis cannot be reached; {INTERNAL_ERROR} (with Retry-After)"
 COMMON_ERRORS = {
-    401: error_spec("Missing or refused bearer token"),
+    401: error_spec("Missing or refused bearer token (reason in `code`)"),
     403: error_spec("`forbidden`: the token has no `moderator` role"),
-    503: error_spec("`unavailable`: Redis cannot be reached (with Retry-After)"),
 }
 
 
@@ -66,13 +68,17 @@ class ModerationController(Controller):
         operation_class=DecisionOperation,
         responses={
             400: error_spec(
-                "`invalid_body`, `invalid_status`, `invalid_reason`, `unknown_video`, "
-                "`invalid_idempotency_key`"
+                "`invalid_body`, `invalid_status`, `invalid_reason`, `invalid_idempotency_key`"
             ),
-            409: error_spec("`idempotency_conflict` / `idempotency_in_progress`"),
             **COMMON_ERRORS,
+            404: error_spec("`unknown_video`: the video is not in the catalogue"),
+            409: error_spec(
+                "`idempotency_conflict`: the key was used for another request; "
+                "`idempotency_in_progress`: the first request is still being recorded"
+            ),
+            413: error_spec("`payload_too_large`"),
+            503: error_spec(f"{UNAVAILABLE}; `audit_unavailable`: the audit log cannot be written"),
         },
-        parameters=[IDEMPOTENCY_HEADER],
     )
     async def create_decision(self, request: Request) -> Response[Decision]:
         """Record a decision (audit log, landing zone, serve-time takedown) and return it."""
@@ -90,12 +96,16 @@ class ModerationController(Controller):
     @get(
         "/queue",
         summary="The review queue",
+        operation_class=QueueOperation,
         responses={
-            400: error_spec("`invalid_limit|offset|snapshot`"),
-            410: error_spec("`snapshot_expired`"),
+            400: error_spec(
+                "`invalid_limit`, `invalid_offset`, `invalid_snapshot`: a bad parameter "
+                "(named in `param`)"
+            ),
             **COMMON_ERRORS,
+            410: error_spec("`snapshot_expired`: the pinned snapshot is no longer retained"),
+            503: error_spec(f"`no_snapshot`: none published; {UNAVAILABLE}"),
         },
-        parameters=PAGING_PARAMETERS,
     )
     async def get_queue(self, request: Request) -> Response[ReviewQueue]:
         """Undecided / pending videos that would make the top N if approved, best first."""
@@ -106,18 +116,16 @@ class ModerationController(Controller):
     @get(
         "/decisions",
         summary="The audit trail of one video",
+        operation_class=AuditOperation,
         responses={
-            400: error_spec("`invalid_video_id`: videoId is required"),
-            404: error_spec("`unknown_video`"),
+            400: error_spec("`invalid_video_id`: videoId is missing or longer than 128"),
             **COMMON_ERRORS,
+            404: error_spec("`unknown_video`: no decision and not in the catalogue"),
+            503: error_spec(UNAVAILABLE),
         },
     )
-    async def get_decisions(
-        self,
-        request: Request,
-        video_id: Annotated[str | None, QueryParam(query="videoId")] = None,
-    ) -> Response[AuditTrail]:
+    async def get_decisions(self, request: Request) -> Response[AuditTrail]:
         """Every decision recorded on ``videoId``, oldest first."""
-        video_id = check_video_id(video_id)
+        video_id = check_video_id(request.query_params.get("videoId"))
         trail = await _redis_call(audit_trail(redis_of(request.app.state), video_id))
         return Response(trail, headers=NO_STORE)

@@ -7,19 +7,18 @@ renamed or removed (fields may be added).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal
 
 import msgspec
 from litestar.openapi.spec import (
     OpenAPIMediaType,
     OpenAPIType,
-    Operation,
     Parameter,
     RequestBody,
     Schema,
 )
 
+from serving.core.openapi import documented_operation
 from serving.domain.feed.schemas import HotItem, ItemPayload, Paging
 
 Status = Literal["approved", "pending_review", "restricted", "removed"]
@@ -27,6 +26,10 @@ STATUSES: tuple[str, ...] = ("approved", "pending_review", "restricted", "remove
 MAX_VIDEO_ID = 128
 MAX_REASON = 500
 MAX_IDEMPOTENCY_KEY = 200
+BLANK = "".join(chr(c) for c in range(0x3001) if chr(c).isspace())
+"""Every character ``str.strip()`` removes (none is above U+3000)."""
+NON_BLANK = "[^" + "".join(f"\\u{ord(c):04x}" for c in BLANK) + "]"
+"""JSON Schema pattern of a reason: at least one character that ``strip()`` keeps."""
 
 
 class DecisionIn(msgspec.Struct, frozen=True):
@@ -83,8 +86,25 @@ IDEMPOTENCY_HEADER = Parameter(
     param_in="header",
     required=False,
     description="Makes a retried POST safe: the same key and body return the first response "
-    "(24 h); the same key with another body is 409 `idempotency_conflict`.",
-    schema=Schema(type=OpenAPIType.STRING, max_length=MAX_IDEMPOTENCY_KEY),
+    "(24 h); the same key with another body is 409 `idempotency_conflict`. Visible ASCII "
+    "(400 `invalid_idempotency_key` otherwise).",
+    schema=Schema(
+        type=OpenAPIType.STRING,
+        min_length=1,
+        max_length=MAX_IDEMPOTENCY_KEY,
+        pattern="^[!-~]+$",
+    ),
+)
+
+VIDEO_ID_SCHEMA = Schema(type=OpenAPIType.STRING, min_length=1, max_length=MAX_VIDEO_ID)
+"""A video id (SPEC §2: 1-128 characters)."""
+
+VIDEO_ID_QUERY = Parameter(
+    name="videoId",
+    param_in="query",
+    required=True,
+    description="The video whose decisions to list (400 `invalid_video_id` if missing).",
+    schema=VIDEO_ID_SCHEMA,
 )
 
 DECISION_BODY = RequestBody(
@@ -95,21 +115,26 @@ DECISION_BODY = RequestBody(
                 type=OpenAPIType.OBJECT,
                 required=["videoId", "status", "reason"],
                 properties={
-                    "videoId": Schema(
-                        type=OpenAPIType.STRING, min_length=1, max_length=MAX_VIDEO_ID
-                    ),
+                    "videoId": VIDEO_ID_SCHEMA,
                     "status": Schema(type=OpenAPIType.STRING, enum=list(STATUSES)),
-                    "reason": Schema(type=OpenAPIType.STRING, min_length=1, max_length=MAX_REASON),
+                    "reason": Schema(
+                        type=OpenAPIType.STRING,
+                        min_length=1,
+                        max_length=MAX_REASON,
+                        pattern=NON_BLANK,
+                        description="Why; surrounding whitespace is dropped, so it must not "
+                        "be blank.",
+                    ),
                 },
             )
         )
     },
 )
 
+DecisionOperation = documented_operation(
+    parameters=[IDEMPOTENCY_HEADER], request_body=DECISION_BODY
+)
+"""The POST operation: its body and key are parsed by hand (stable error codes)."""
 
-@dataclass
-class DecisionOperation(Operation):
-    """The POST operation: its body is parsed by hand (stable error codes), so documented here."""
-
-    def __post_init__(self) -> None:
-        self.request_body = DECISION_BODY
+AuditOperation = documented_operation(parameters=[VIDEO_ID_QUERY])
+"""The audit-trail operation: ``videoId`` is parsed by hand (``invalid_video_id``)."""

@@ -28,7 +28,11 @@ async def healthz() -> Health:
     return Health(status="ok")
 
 
-@get("/readyz", tags=["operations"], responses={503: error_spec("Not ready")})
+@get(
+    "/readyz",
+    tags=["operations"],
+    responses={503: error_spec("Not ready: `unavailable` (Redis), `no_snapshot` (none published)")},
+)
 async def readyz(feed: FeedCache) -> Readiness:
     """Readiness: a snapshot can be served (``stale`` while it comes from memory).
 

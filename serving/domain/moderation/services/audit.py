@@ -36,7 +36,12 @@ def append_line(path: Path, line: bytes) -> None:
 def check_video_id(value: str | None) -> str:
     """The ``videoId`` query parameter if given and at most ``MAX_VIDEO_ID`` long, else 400."""
     if not value or len(value) > MAX_VIDEO_ID:
-        raise ApiError(400, "invalid_video_id", "videoId is required", param="videoId")
+        raise ApiError(
+            400,
+            "invalid_video_id",
+            f"videoId is required: 1 to {MAX_VIDEO_ID} characters",
+            param="videoId",
+        )
     return value
 
 

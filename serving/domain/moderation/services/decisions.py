@@ -144,8 +144,9 @@ class Moderation:
         pipe.lindex(keys.audit_log(body.videoId), -1)
         batch_status, last = await pipe.execute()
         if batch_status is None:
+            # 404 like the audit trail's: the body is well formed, the video does not exist.
             raise ApiError(
-                400,
+                404,
                 "unknown_video",
                 f"video {body.videoId!r} is not in the catalogue",
                 param="videoId",
