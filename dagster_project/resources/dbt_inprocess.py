@@ -110,6 +110,7 @@ def stream_dbt(context: AssetExecutionContext, args: Sequence[str], target: Path
         str(target),
     ]
     project_dir = Path(params.dbt_project.project_dir) if params.dbt_project else DBT_PROJECT_DIR
+    context.log.debug(f"dbt {' '.join(full_args)}")
     results: queue.Queue[Any] = queue.Queue()
 
     def on_event(msg: EventMsg) -> None:

@@ -1,3 +1,4 @@
+{{ config(meta={"dagster": {"ref": {"name": "fct_review_queue"}}}) }}
 -- fct_review_queue holds only videos that are not in the feed and would rank in the top N.
 select q.video_id, q.would_be_rank
 from {{ ref('fct_review_queue') }} as q

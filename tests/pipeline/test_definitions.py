@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dagster import AssetKey
+from dagster import AssetCheckKey, AssetKey
 
 from dagster_project.definitions import defs
 
@@ -16,9 +16,25 @@ def test_definitions_load_with_dbt_tests_as_asset_checks(hot_env: Path) -> None:
     assert {"marts/fct_hot_feed", "marts/fct_review_queue", "hot_snapshot"} <= keys
     checks = {c.name for c in repo.asset_graph.asset_check_keys}
     assert "unique_fct_hot_feed_video_id" in checks
-    # Whole-history scans run in CI, not as per-pass checks.
-    assert not any("int_counted_events" in name for name in checks)
-    assert defs.resolve_job_def("hot_pipeline") is not None
+    assert "assert_review_queue_not_in_feed" in checks  # a singular test on two models
+    # Whole-history scans are checks of their own scheduled job, not of a pass.
+    pass_checks = {c.name for c in _job_checks("hot_pipeline")}
+    full_scan = {c.name for c in _job_checks("hot_full_scan_checks")}
+    assert "unique_fct_hot_feed_video_id" in pass_checks
+    assert any("int_counted_events" in name for name in full_scan)
+    assert "unique_stg_events_event_id" in full_scan
+    assert not pass_checks & full_scan
+    # The tests on dbt's sources (raw.*, owned by the ingest asset) run in CI's `dbt build`;
+    # the staging views over them repeat their whole-history checks in the scheduled job.
+    assert {c.name for c in repo.asset_graph.asset_check_keys if c.asset_key.path[0] != "raw"} == (
+        pass_checks | full_scan
+    )
+    assert {s.job_name for s in repo.schedule_defs} >= {"hot_full_scan_checks"}
     assert {s.name for s in repo.sensor_defs} >= {"landing_sensor"}
     publish_deps = repo.asset_graph.get(AssetKey("hot_snapshot")).parent_keys
     assert AssetKey(["marts", "fct_hot_feed"]) in publish_deps
+
+
+def _job_checks(name: str) -> set[AssetCheckKey]:
+    """The asset checks a job of the code location runs."""
+    return set(defs.resolve_job_def(name).asset_layer.asset_graph.asset_check_keys)
