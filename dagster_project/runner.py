@@ -190,8 +190,9 @@ def _error(result: ExecuteInProcessResult) -> str | None:
     for event in result.all_events:
         if event.is_step_failure and event.step_failure_data.error is not None:
             info = event.step_failure_data.error
-            while info.cause is not None:
-                info = info.cause  # the exception the asset raised, not Dagster's wrapper
+            # The exception the asset raised, not Dagster's wrapper (nor what that one wraps).
+            while info.cause is not None and info.cls_name.startswith("Dagster"):
+                info = info.cause
             return info.message.strip()
     failures = [e for e in result.all_events if e.is_failure]
     return failures[0].message if failures else "the run failed"
