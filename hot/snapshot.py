@@ -10,9 +10,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import redis
-
 from hot import keys
+from hot.redis_client import SyncPipeline, SyncRedis
 
 _CHUNK = 500
 SNAPSHOT_ID = re.compile(r"[0-9]{8}T[0-9]{6}-[0-9a-f]{6}")
@@ -64,21 +63,20 @@ def _chunks(pairs: Iterable[tuple[str, Any]]) -> Iterable[dict[str, Any]]:
         yield chunk
 
 
-def _write_ranked(
-    pipe: redis.client.Pipeline, zkey: str, hkey: str, items: list[SnapshotItem]
-) -> None:
+def _write_ranked(pipe: SyncPipeline, zkey: str, hkey: str, items: list[SnapshotItem]) -> None:
     for chunk in _chunks((i.video_id, i.score) for i in items):
         pipe.zadd(zkey, chunk)
     for chunk in _chunks((i.video_id, json.dumps(i.payload, separators=(",", ":"))) for i in items):
         pipe.hset(hkey, mapping=chunk)
 
 
-def publish_snapshot(client: redis.Redis, snapshot: Snapshot, retain: int = 5) -> list[str]:
+def publish_snapshot(client: SyncRedis, snapshot: Snapshot, retain: int = 5) -> list[str]:
     """Write ``snapshot`` under new keys, swap it in atomically, expire old snapshots.
 
     Returns the ids of the snapshots that were expired. Readers never see a mix of two
     snapshots: per-snapshot keys are complete before the one MULTI/EXEC that makes
-    ``hot:current`` and ``hot:global`` point at the new one.
+    ``keys.CURRENT`` and ``hot:global`` point at the new one. All those keys share the slot
+    of ``hot:global`` (:mod:`hot.keys`), so the swap is one transaction on a cluster too.
     """
     sid = snapshot.snapshot_id
     meta = {
@@ -88,7 +86,8 @@ def publish_snapshot(client: redis.Redis, snapshot: Snapshot, retain: int = 5) -
         "queueCount": len(snapshot.queue),
     }
     build = client.pipeline(transaction=False)
-    build.delete(*keys.snapshot_keys(sid))
+    for key in keys.snapshot_keys(sid):  # one DEL each: a cluster pipeline has no multi-key DEL
+        build.delete(key)
     _write_ranked(build, keys.snapshot_rank(sid), keys.snapshot_items(sid), snapshot.items)
     _write_ranked(build, keys.snapshot_queue(sid), keys.snapshot_queue_items(sid), snapshot.queue)
     for chunk in _chunks(snapshot.video_status.items()):
@@ -115,7 +114,7 @@ def publish_snapshot(client: redis.Redis, snapshot: Snapshot, retain: int = 5) -
     return expired
 
 
-def _forget_applied_takedowns(client: redis.Redis, video_status: Mapping[str, str]) -> None:
+def _forget_applied_takedowns(client: SyncRedis, video_status: Mapping[str, str]) -> None:
     """Drop serve-time takedowns the batch now reflects (the video is no longer approved).
 
     A takedown made after the batch's moderation input stays in the set, so it keeps

@@ -1,7 +1,7 @@
 """Embeddings domain: engagement (or an upstream model's vectors) → a new LanceDB version.
 
 The asset learns or imports the vectors (dagster_project.embeddings), writes a complete new
-version (hot.embedding_store), flips the Redis pointer ``hot:embeddings:version`` to it, then
+version (hot.embedding_store), flips the Redis pointer ``keys.EMBEDDINGS_VERSION`` to it, then
 prunes old versions. A refused import or a failed training leaves the pointer — and what the
 API serves — untouched.
 """

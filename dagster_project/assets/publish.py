@@ -4,13 +4,13 @@ from datetime import UTC, datetime
 
 from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
 from dagster_dbt import get_asset_key_for_model
-from redis import Redis
 
 from dagster_project.assets.dbt import hot_dbt_assets
 from dagster_project.project import model_relation
 from dagster_project.resources import RedisResource, WarehouseResource
 from hot import keys
 from hot.feed_rows import FEED_COLUMNS, to_items
+from hot.redis_client import SyncRedis
 from hot.settings import get_settings
 from hot.snapshot import Snapshot, SnapshotItem, new_snapshot_id, publish_snapshot
 
@@ -26,10 +26,10 @@ def _markdown_top(items: list[SnapshotItem], limit: int = 10) -> str:
     return "\n".join(lines)
 
 
-def _restore_embeddings_pointer(client: Redis) -> str | None:
+def _restore_embeddings_pointer(client: SyncRedis) -> str | None:
     """Point ``type=personal`` at the newest embeddings on disk if Redis lost the pointer.
 
-    A Redis that came back empty lost ``hot:embeddings:version`` with the snapshot; without
+    A Redis that came back empty lost ``keys.EMBEDDINGS_VERSION`` with the snapshot; without
     it the API falls back to the global order until the next embeddings run. Returns the
     version restored, or None (pointer present, or no embeddings written yet).
     """

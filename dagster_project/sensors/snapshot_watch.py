@@ -18,13 +18,13 @@ from dagster import (
     SkipReason,
     sensor,
 )
-from redis import Redis
 from redis import exceptions as redis_errors
 
 from dagster_project.assets.publish import hot_snapshot
 from dagster_project.jobs import hot_pipeline_job, hot_republish_job
 from dagster_project.resources import RedisResource
 from hot import keys
+from hot.redis_client import SyncRedis
 
 WATCH_INTERVAL_SEC = 5
 """How often Redis is checked (the daemon ticks sensors at most every ~5 s anyway)."""
@@ -37,7 +37,7 @@ _PENDING = [
 ]
 
 
-def snapshot_missing(client: Redis) -> str | None:
+def snapshot_missing(client: SyncRedis) -> str | None:
     """Why Redis no longer holds a servable current snapshot, or None when it does."""
     current = client.get(keys.CURRENT)
     if current is None:
@@ -69,17 +69,21 @@ def snapshot_watch_sensor(
     )
     if pending:
         return SkipReason("a pipeline or republish run is under way and will publish")
-    client = redis.client()
     try:
-        reason = snapshot_missing(client)
+        # A cluster client reads the slot map here, so it fails here when no node answers.
+        client = redis.client()
+        try:
+            reason = snapshot_missing(client)
+        finally:
+            client.close()
     except (
         redis_errors.ConnectionError,
         redis_errors.TimeoutError,
         redis_errors.BusyLoadingError,
+        redis_errors.ClusterError,  # a cluster with slots uncovered (CLUSTERDOWN), mid-failover
+        redis_errors.RedisClusterException,  # no node of the cluster reachable
     ) as exc:
         return SkipReason(f"Redis unreachable ({type(exc).__name__}); will check again")
-    finally:
-        client.close()
     if reason is None:
         return SkipReason("Redis holds the current snapshot")
     context.log.info(f"republishing: {reason}")

@@ -6,9 +6,13 @@ client (``hot.redis_client``), on the same key layout (``hot.keys``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.backoff import NoBackoff
+from redis.exceptions import RedisClusterException, RedisError
 from redis.retry import Retry
 
 from hot.local.redis_server import EmbeddedRedis, ensure_local_redis
@@ -21,6 +25,11 @@ _owned: list[EmbeddedRedis] = []
 
 AsyncRedis = Redis | RedisCluster
 """The API's client of either kind: both run the same commands on ``hot.keys``."""
+
+REDIS_ERRORS: tuple[type[Exception], ...] = (RedisError, RedisClusterException)
+"""What a call raises when the store cannot answer: the cluster client raises
+``RedisClusterException``, which is no ``RedisError``, when it cannot reach a node to read
+the slot map from (e.g. the node holding ``hot:global`` is down)."""
 
 
 def resolve_redis_url(settings: Settings) -> str:
@@ -50,11 +59,33 @@ def create_redis(url: str, cluster: bool = False) -> AsyncRedis:
     }
     if cluster:
         # One pool per node; a full one fails at once (MaxConnectionsError) rather than queue.
-        return RedisCluster.from_url(url, max_connections=REDIS_POOL_SIZE, **timeouts)
+        client = RedisCluster.from_url(url, max_connections=REDIS_POOL_SIZE, **timeouts)
+        _callbacks_ignore_keys(client)
+        return client
     pool = BlockingConnectionPool.from_url(
         url, max_connections=REDIS_POOL_SIZE, timeout=REDIS_SOCKET_TIMEOUT_SEC, **timeouts
     )
     return Redis(connection_pool=pool)
+
+
+def _callbacks_ignore_keys(client: RedisCluster) -> None:
+    """Make the response callbacks of ``client`` ignore the routing-only ``keys`` option.
+
+    redis-py 8.1's asyncio cluster MULTI/EXEC hands each command's ``keys`` to its response
+    callback (its other paths drop it first), so e.g. SMEMBERS in a transaction raises
+    TypeError. The table is the client's own, shared with its nodes.
+    """
+    callbacks = client.response_callbacks
+    for command, callback in list(callbacks.items()):
+        callbacks[command] = _ignoring_keys(callback)
+
+
+def _ignoring_keys(callback: Callable[..., Any]) -> Callable[..., Any]:
+    def call(response: Any, **options: Any) -> Any:
+        options.pop("keys", None)
+        return callback(response, **options)
+
+    return call
 
 
 async def close_redis(client: AsyncRedis) -> None:

@@ -15,7 +15,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from hot.local.redis_server import EmbeddedRedis, free_port
+from hot.local.redis_server import EmbeddedRedis, EmbeddedRedisCluster, free_port
 from tests.serving.api_support import SECRET
 
 AUDIENCE = "hot-api"
@@ -134,3 +134,15 @@ def rsa_api(
         HOT_JWT_ISSUER=ISSUER,
         HOT_FEATURE_FLAG_DEFAULT="1",
     )
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedRedisCluster]:
+    """A real three-master Redis Cluster on loopback (free ports, no persistence).
+
+    ``redis-server --cluster-enabled yes`` three times, ``redis-cli --cluster create`` over
+    them, and every node at ``cluster_state:ok``; stopped at the end of the session.
+    """
+    cluster = EmbeddedRedisCluster(tmp_path_factory.mktemp("redis-cluster"), masters=3).start()
+    yield cluster
+    cluster.stop()

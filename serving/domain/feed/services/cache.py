@@ -27,10 +27,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from redis.exceptions import RedisError
-
 from hot import keys
-from serving.core.redis_client import AsyncRedis
+from serving.core.redis_client import REDIS_ERRORS, AsyncRedis
 from serving.domain.feed.services.coalesce import FreshReads
 from serving.domain.feed.services.snapshots import Snapshot, load_snapshot
 from serving.domain.feed.services.view import FeedView
@@ -168,7 +166,7 @@ class FeedCache:
         try:
             async with asyncio.timeout(REDIS_DEADLINE_SEC):
                 result = await call()
-        except (RedisError, OSError, TimeoutError) as exc:
+        except (*REDIS_ERRORS, OSError, TimeoutError) as exc:
             if self._down_until <= self._last_ok:
                 log.warning("redis unreachable, serving from memory: %r", exc)
             self._down_until = self._clock() + REDIS_RETRY_SEC
