@@ -42,6 +42,10 @@ run_coordinator:
   config:
     max_concurrent_runs: 1
     dequeue_interval_seconds: 1
+# Each run gets a process of its own, started and warmed up before the run comes.
+run_launcher:
+  module: dagster_project.launcher
+  class: WarmProcessRunLauncher
 telemetry:
   enabled: false
 """

@@ -131,8 +131,9 @@ def stream_dbt(context: AssetExecutionContext, args: Sequence[str], target: Path
     outcome: Any = None
     while (item := results.get()) is not _DONE:
         if isinstance(item, dict):
+            # dbt prints each node's line itself (the step's stdout): a log record here would
+            # be one more event-log write per node.
             event = DbtCoreCliEventMessage(raw_event=item, event_history_metadata={})
-            context.log.info(str(event))
             yield from event.to_default_asset_events(
                 manifest=params.manifest,
                 dagster_dbt_translator=params.dagster_dbt_translator,

@@ -1,0 +1,160 @@
+"""A run launcher whose next run process is already started: freshness without the launch.
+
+Dagster's default launcher starts a new Python process per run, which then imports Dagster,
+dbt and the code location before the first step: seconds a landed file waits for. This
+launcher keeps one *warm* process waiting: started ahead of time, it has imported the code
+location (``dagster_project.definitions``) and loaded dbt's manifest, and blocks on its
+standard input. A launch hands it the run; it executes that one run exactly as
+``dagster api execute_run`` does and exits, and the launcher starts the next warm process.
+Each run still gets a fresh process of its own.
+
+A warm process started before the code changed would run the old code: it is retired (and a
+new one started) when a file of the code location or the dbt project is newer than it.
+
+Configured in ``dagster.yaml`` (written by :mod:`dagster_project.runner`)::
+
+    run_launcher:
+      module: dagster_project.launcher
+      class: WarmProcessRunLauncher
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from dagster import _check as check
+from dagster._core.launcher.base import (
+    CheckRunHealthResult,
+    LaunchRunContext,
+    RunLauncher,
+    WorkerStatus,
+)
+from dagster._core.storage.dagster_run import DagsterRun
+from dagster._grpc.types import ExecuteRunArgs
+from dagster._serdes import ConfigurableClass, serialize_value
+from dagster._serdes.config_class import ConfigurableClassData
+
+ROOT = Path(__file__).resolve().parent.parent
+WATCHED = (ROOT / "dagster_project", ROOT / "hot", ROOT / "dbt" / "models", ROOT / "dbt" / "macros")
+
+
+def _code_version() -> float:
+    """The newest modification time of the code a run process loads."""
+    newest = 0.0
+    for folder in WATCHED:
+        for path in folder.rglob("*"):
+            if path.suffix in {".py", ".sql", ".yml"}:
+                newest = max(newest, path.stat().st_mtime)
+    return newest
+
+
+class WarmProcessRunLauncher(RunLauncher, ConfigurableClass):
+    """Launch each run in a process started (and warmed up) before the run was asked for."""
+
+    def __init__(self, inst_data: ConfigurableClassData | None = None) -> None:
+        self._inst_data = inst_data
+        self._lock = threading.Lock()
+        self._warm: tuple[subprocess.Popen[bytes], float] | None = None
+        self._running: dict[str, subprocess.Popen[bytes]] = {}
+        super().__init__()
+
+    @property
+    def inst_data(self) -> ConfigurableClassData | None:
+        """The config this launcher was built from."""
+        return self._inst_data
+
+    @classmethod
+    def config_type(cls) -> dict[str, Any]:
+        """No settings."""
+        return {}
+
+    @classmethod
+    def from_config_value(
+        cls, inst_data: ConfigurableClassData, config_value: dict[str, Any]
+    ) -> WarmProcessRunLauncher:
+        """The launcher of ``dagster.yaml``."""
+        return cls(inst_data=inst_data)
+
+    def _start_warm(self) -> tuple[subprocess.Popen[bytes], float]:
+        version = _code_version()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "dagster_project.warm_run"],
+            stdin=subprocess.PIPE,
+            cwd=ROOT,
+            env=dict(os.environ),
+        )
+        return proc, version
+
+    def _take_warm(self) -> subprocess.Popen[bytes]:
+        """The warm process for this run (a fresh one if it died or the code changed)."""
+        with self._lock:
+            warm = self._warm
+            self._warm = None
+            if warm is None or warm[0].poll() is not None or warm[1] < _code_version():
+                if warm is not None and warm[0].poll() is None:
+                    warm[0].kill()
+                warm = self._start_warm()
+            return warm[0]
+
+    def _prepare_next(self) -> None:
+        with self._lock:
+            if self._warm is None:
+                self._warm = self._start_warm()
+
+    def launch_run(self, context: LaunchRunContext) -> None:
+        """Hand the run to the warm process, then start the next one for the next run."""
+        run = context.dagster_run
+        check.inst_param(run, "run", DagsterRun)
+        args = ExecuteRunArgs(
+            job_origin=run.job_code_origin,  # type: ignore[arg-type]
+            run_id=run.run_id,
+            instance_ref=self._instance.get_ref(),
+            set_exit_code_on_failure=True,
+        )
+        proc = self._take_warm()
+        assert proc.stdin is not None
+        proc.stdin.write(serialize_value(args).encode() + b"\n")
+        proc.stdin.close()
+        self._running[run.run_id] = proc
+        # The next run's process warms up while this one runs.
+        threading.Thread(target=self._prepare_next, daemon=True).start()
+
+    @property
+    def supports_check_run_worker_health(self) -> bool:
+        """Run monitoring can ask whether a run's process is alive."""
+        return True
+
+    def check_run_worker_health(self, run: DagsterRun) -> CheckRunHealthResult:
+        """Running while the run's process is; failed if it exited with an error."""
+        proc = self._running.get(run.run_id)
+        if proc is None:
+            return CheckRunHealthResult(WorkerStatus.UNKNOWN, "not launched by this process")
+        code = proc.poll()
+        if code is None:
+            return CheckRunHealthResult(WorkerStatus.RUNNING)
+        return CheckRunHealthResult(
+            WorkerStatus.SUCCESS if code == 0 else WorkerStatus.FAILED, f"exit code {code}"
+        )
+
+    def terminate(self, run_id: str) -> bool:
+        """Stop a run's process (Dagster marks the run canceled)."""
+        proc = self._running.get(run_id)
+        if proc is None or proc.poll() is not None:
+            return False
+        run = self._instance.get_run_by_id(run_id)
+        if run is not None:
+            self._instance.report_run_canceling(run)
+        proc.terminate()
+        return True
+
+    def dispose(self) -> None:
+        """Stop the waiting process when the instance shuts down (runs finish on their own)."""
+        with self._lock:
+            if self._warm is not None and self._warm[0].poll() is None:
+                self._warm[0].kill()
+            self._warm = None

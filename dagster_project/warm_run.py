@@ -1,0 +1,28 @@
+"""A run process that warms up before its run is known (see :mod:`dagster_project.launcher`).
+
+It imports the code location and loads dbt's manifest, then waits for one line on standard
+input: the serialized arguments of ``dagster api execute_run``, which it then runs in this
+process. An empty input (the launcher went away) ends it without a run.
+"""
+
+from __future__ import annotations
+
+import sys
+
+
+def main() -> None:
+    """Warm up, wait for a run, execute it."""
+    import dagster_project.definitions  # noqa: F401  (Dagster, dagster-dbt, dbt, the assets)
+    from dagster_project.resources.dbt_inprocess import dbt_manifest
+
+    dbt_manifest()
+    line = sys.stdin.readline().strip()
+    if not line:
+        return
+    from dagster._cli.api import api_cli
+
+    api_cli.main(["execute_run", line], prog_name="dagster api")
+
+
+if __name__ == "__main__":
+    main()
