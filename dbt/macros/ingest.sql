@@ -15,7 +15,8 @@
                seen first (earlier in raw.events, or on an earlier line of the file)
   so quarantine, duplicates and the per-file counts are set operations. A twin for another
   engine implements the dispatched parts: `hot_param`, `hot_ingest_lines`,
-  `hot_ingest_fields`, `hot_parse_rfc3339` and `hot_create_temp_table`.
+  `hot_ingest_fields`, `hot_parse_rfc3339`, `hot_octets`, `hot_blank` and
+  `hot_create_temp_table`.
 -#}
 
 {#- The sources and their fields, in the order the checks run (the first failure wins). -#}
@@ -211,6 +212,29 @@
 {%- endmacro %}
 
 
+{#- The length of a text in bytes (UTF-8). -#}
+{% macro hot_octets(text) -%}
+  {{ return(adapter.dispatch('hot_octets', 'imoutotv_hot')(text)) }}
+{%- endmacro %}
+{% macro default__hot_octets(text) -%}octet_length({{ text }}){%- endmacro %}
+{% macro duckdb__hot_octets(text) -%}strlen({{ text }}){%- endmacro %}
+
+
+{#- True when a line is empty or only white space (as Python's bytes.strip() sees it). -#}
+{% macro hot_blank(text) -%}
+  {{ return(adapter.dispatch('hot_blank', 'imoutotv_hot')(text)) }}
+{%- endmacro %}
+{% macro default__hot_blank(text) -%}
+    {{ text }} = '' or regexp_like({{ text }}, '^[ \t\n\x0b\x0c\r]+$')
+{%- endmacro %}
+{% macro duckdb__hot_blank(text) -%}
+    {#- trim() with a character set is slow: only lines that start with white space try it. #}
+    {{ text }} = '' or (ascii({{ text }}) in (9, 10, 11, 12, 13, 32)
+                        and trim({{ text }}, ' ' || chr(9) || chr(10) || chr(11) || chr(12)
+                                 || chr(13)) = '')
+{%- endmacro %}
+
+
 {% macro hot_ingest_max_line_bytes() %}1048576{% endmacro %}
 {% macro hot_ingest_raw_keep_bytes() %}4096{% endmacro %}
 {% macro hot_ingest_future_tolerance_sec() %}300{% endmacro %}
@@ -222,11 +246,9 @@
 -#}
 {% macro hot_ingest_checks(source) %}
   {%- set spec = hot_ingest_sources()[source] -%}
-  {%- set ws = "' ' || chr(9) || chr(10) || chr(11) || chr(12) || chr(13)" -%}
   {%- set absent = "in ('missing', 'null')" -%}
   {%- set checks = [
-    ("line = '' or (ascii(line) in (9, 10, 11, 12, 13, 32) and trim(line, " ~ ws ~ ") = '')",
-     'empty_line', "''"),
+    (hot_blank('line'), 'empty_line', "''"),
     ("n_bytes > " ~ hot_ingest_max_line_bytes(), 'line_too_long',
      "cast(n_bytes as " ~ dbt.type_string() ~ ") || ' bytes > " ~ hot_ingest_max_line_bytes() ~ "'"),
     ("line is null", 'invalid_utf8', "'not valid UTF-8'"),
@@ -247,7 +269,7 @@
       {%- if rule['required'] -%}
         {%- do checks.append((txt ~ " = ''", 'invalid_field', "'" ~ name ~ ": empty'")) -%}
       {%- endif -%}
-      {%- do checks.append(("strlen(" ~ txt ~ ") > " ~ rule['max_len'] ~ " and length(" ~ txt
+      {%- do checks.append((hot_octets(txt) ~ " > " ~ rule['max_len'] ~ " and length(" ~ txt
                             ~ ") > " ~ rule['max_len'], 'invalid_field',
                             "'" ~ name ~ ": longer than " ~ rule['max_len'] ~ "'")) -%}
     {%- elif rule['check'] == 'enum' -%}
@@ -285,7 +307,7 @@
 
 {#- A prefix of `text` of at most `n` bytes, by removing a character per byte over. -#}
 {% macro _hot_left_bytes(text, n) -%}
-    left({{ text }}, length({{ text }}) - greatest(strlen({{ text }}) - {{ n }}, 0))
+    left({{ text }}, length({{ text }}) - greatest({{ hot_octets(text) }} - {{ n }}, 0))
 {%- endmacro %}
 
 
@@ -308,8 +330,7 @@
 
 {#-
   The validated lines of one source: line_no, ingest_reason and ingest_detail (NULL when
-  valid), ingest_raw_line
-  (at most 4 KiB) and the typed columns of the raw table.
+  valid), ingest_raw_line (at most 4 KiB) and the typed columns of the raw table.
 -#}
 {% macro hot_ingest_checked(source) %}
   {%- set spec = hot_ingest_sources()[source] -%}
@@ -351,8 +372,8 @@
            -- of the line's head, less one per byte still over.
            case when n_bytes <= {{ keep }} then coalesce(raw, line)
                 else {{ _hot_left_bytes('left(coalesce(raw, line), ' ~ keep ~ ' * ' ~ keep
-                                        ~ ' // strlen(left(coalesce(raw, line), ' ~ keep ~ ')))',
-                                        keep) }}
+                                        ~ ' // ' ~ hot_octets('left(coalesce(raw, line), '
+                                                              ~ keep ~ ')') ~ ')', keep) }}
            end as ingest_raw_line
            {%- for name, rule in spec['fields'] %},
            {%- if rule['check'] == 'timestamp' %}
