@@ -212,7 +212,7 @@ def run_stages(instance_dir: Path, landed: float) -> str:
 
 
 def bench_sensor_latency(base: Path, redis_url: str, rounds: int) -> list[float]:
-    """Seconds from a file's rename into landing/ to a new ``hot:current`` under dagster dev."""
+    """Seconds from a file's rename into landing/ to a new ``keys.CURRENT`` under dagster dev."""
     print(f"[4] landing → snapshot latency with the sensor running ({rounds} files)", flush=True)
     client = redis.Redis.from_url(redis_url)
     with fresh_deployment(base / "sensor", redis_url) as landing:

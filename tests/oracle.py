@@ -357,7 +357,7 @@ def _hash_json(client: redis.Redis, key: str) -> dict[str, dict[str, Any]]:
 
 
 def published(client: redis.Redis) -> Published:
-    """Read the current snapshot (``hot:global`` and the keys of ``hot:current``)."""
+    """Read the current snapshot (``hot:global`` and the keys of ``{hot:global}:current``)."""
     sid_raw = client.get(keys.CURRENT)
     assert sid_raw is not None, "no snapshot published"
     sid = sid_raw.decode()

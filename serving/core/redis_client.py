@@ -10,7 +10,8 @@ from collections.abc import Callable
 from typing import Any
 
 from redis.asyncio import BlockingConnectionPool, Redis
-from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.client import Pipeline
+from redis.asyncio.cluster import ClusterPipeline, RedisCluster
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisClusterException, RedisError
 from redis.retry import Retry
@@ -25,6 +26,9 @@ _owned: list[EmbeddedRedis] = []
 
 AsyncRedis = Redis | RedisCluster
 """The API's client of either kind: both run the same commands on ``hot.keys``."""
+
+AsyncPipeline = Pipeline | ClusterPipeline
+"""A MULTI/EXEC transaction of either kind of client (see :func:`transaction`)."""
 
 REDIS_ERRORS: tuple[type[Exception], ...] = (RedisError, RedisClusterException)
 """What a call raises when the store cannot answer: the cluster client raises
@@ -66,6 +70,19 @@ def create_redis(url: str, cluster: bool = False) -> AsyncRedis:
         url, max_connections=REDIS_POOL_SIZE, timeout=REDIS_SOCKET_TIMEOUT_SEC, **timeouts
     )
     return Redis(connection_pool=pool)
+
+
+async def transaction(redis: AsyncRedis) -> AsyncPipeline:
+    """A MULTI/EXEC pipeline of ``redis`` (all its keys in one slot: ``hot.keys``).
+
+    On a cluster the slot map is read here first, in the app's event loop: redis-py 8.1
+    queues each command of an asyncio cluster transaction through ``asyncio.run`` in a
+    thread, and a slot map re-read there (the first use after a failover) would bind the
+    client's connections to that short-lived loop and fail with a ``RuntimeError``.
+    """
+    if isinstance(redis, RedisCluster):
+        await redis.initialize()
+    return redis.pipeline(transaction=True)
 
 
 def _callbacks_ignore_keys(client: RedisCluster) -> None:

@@ -54,7 +54,7 @@ def test_lost_snapshot_is_published_again(hot_env: Path, redis_client: redis.Red
     assert len(instance.get_runs()) == runs_before + 1
     assert isinstance(_tick(instance), SkipReason)
 
-    # Only the snapshot's keys lost (hot:current left behind): also noticed.
+    # Only the snapshot's keys lost ({hot:global}:current left behind): also noticed.
     sid = redis_client.get(keys.CURRENT).decode()
     redis_client.delete(*keys.snapshot_keys(sid))
     request = _tick(instance)

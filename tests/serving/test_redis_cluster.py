@@ -212,6 +212,37 @@ def test_a_takedown_leaves_the_next_page_and_the_next_batch(stack: ClusterStack)
     assert target not in [i["videoId"] for i in fresh["items"]]
 
 
+def test_a_master_down_is_not_an_outage(
+    stack: ClusterStack, redis_cluster: EmbeddedRedisCluster
+) -> None:
+    """The master holding the hot slot killed: the feed is served stale from memory, the
+    moderation service answers 503 ``unavailable``, and nothing raises (SPEC §5)."""
+    owner = stack.client.get_node_from_key(keys.GLOBAL)
+    node = next(n for n in redis_cluster.nodes if n.port == owner.port)
+    with stack.http() as viewer, stack.http(roles=("moderator",)) as moderator:
+        held = viewer.get("/api/v1/hot", params={"limit": 100}).json()
+        node.kill()
+        try:
+            feed = viewer.get("/api/v1/hot", params={"limit": 100})
+            answers = [
+                moderator.get("/api/v1/moderation/queue"),
+                moderator.get("/api/v1/moderation/decisions", params={"videoId": "v_any"}),
+                moderator.post(
+                    "/api/v1/moderation/decisions",
+                    json={"videoId": "v_any", "status": "removed", "reason": "down"},
+                ),
+            ]
+        finally:
+            redis_cluster.restart(node)
+    assert feed.status_code == 200 and "X-Hot-Stale-Age" in feed.headers
+    assert feed.json()["items"] == held["items"]
+    for answer in answers:
+        assert answer.status_code == 503, answer.text
+        assert answer.json()["error"]["code"] == "unavailable"
+        assert "Retry-After" in answer.headers
+    assert '"level":"error"' not in stack.api.log.read_text()  # no unhandled exception
+
+
 def test_publish_snapshot_swaps_and_expires_on_the_cluster(stack: ClusterStack) -> None:
     """Direct publishes through the cluster client: the swap, then retention's expiry."""
     client = stack.client
@@ -233,3 +264,12 @@ def test_publish_snapshot_swaps_and_expires_on_the_cluster(stack: ClusterStack) 
     with stack.http() as viewer:
         response = viewer.get("/api/v1/hot", params={"snapshot": ids[0]})
     assert response.status_code == 410, response.text
+
+
+def test_a_cluster_without_a_url_is_refused_in_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The embedded Redis started when ``HOT_REDIS_URL`` is unset is no cluster."""
+    monkeypatch.setenv("HOT_REDIS_CLUSTER", "1")
+    monkeypatch.delenv("HOT_REDIS_URL", raising=False)
+    monkeypatch.setenv("HOT_JWT_SECRET", SECRET)
+    with pytest.raises(ValueError, match="HOT_REDIS_CLUSTER=1 needs HOT_REDIS_URL"):
+        Settings.from_env()

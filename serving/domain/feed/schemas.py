@@ -31,7 +31,7 @@ class Stats(msgspec.Struct, frozen=True):
 
 
 class ItemPayload(msgspec.Struct, frozen=True):
-    """One item as the pipeline stores it in ``hot:snap:{id}:items`` (no rank, no score)."""
+    """One item as the pipeline stores it in ``keys.snapshot_items(id)`` (no rank, no score)."""
 
     videoId: str
     title: str

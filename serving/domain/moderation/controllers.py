@@ -10,12 +10,12 @@ from collections.abc import Awaitable
 from typing import TypeVar
 
 from litestar import Controller, Request, Response, get, post
-from redis.exceptions import RedisError
 
 from serving.core.auth import authenticate
 from serving.core.deps import redis_of, settings_of
 from serving.core.errors import unavailable
 from serving.core.openapi import BEARER, INTERNAL_ERROR, documented_operation, error_spec
+from serving.core.redis_client import REDIS_ERRORS
 from serving.domain.feed.params import HOT_PARAMETERS, parse_hot_query
 from serving.domain.moderation.guards import requires_moderator
 from serving.domain.moderation.schemas import (
@@ -49,7 +49,7 @@ COMMON_ERRORS = {
 async def _redis_call(call: Awaitable[T]) -> T:
     try:
         return await call
-    except (RedisError, TimeoutError) as exc:
+    except (*REDIS_ERRORS, TimeoutError) as exc:
         raise unavailable("unavailable", "the moderation store is unreachable") from exc
 
 

@@ -12,7 +12,7 @@ the snapshot's keys (a restart without persistence, a failover to an empty repli
 held in memory is served, marked stale, for ``stale_serve_sec`` after Redis last confirmed that
 snapshot; Redis is retried at most every ``REDIS_RETRY_SEC`` meanwhile, so recovery needs no
 restart. A pinned snapshot that is gone is *expired* (410) only when ``retain`` newer snapshots
-were published after it; fewer ids in ``hot:snapshots`` mean Redis lost its history, and a
+were published after it; fewer ids in ``keys.SNAPSHOTS`` mean Redis lost its history, and a
 view still held is served stale like the current one.
 """
 
@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from hot import keys
-from serving.core.redis_client import REDIS_ERRORS, AsyncRedis
+from serving.core.redis_client import REDIS_ERRORS, AsyncRedis, transaction
 from serving.domain.feed.services.coalesce import FreshReads
 from serving.domain.feed.services.snapshots import Snapshot, load_snapshot
 from serving.domain.feed.services.view import FeedView
@@ -73,7 +73,7 @@ class Served:
 
 
 _State = tuple[str | None, int, int]
-"""(snapshot id if present, ids in ``hot:snapshots`` (pinned reads only), takedown version)."""
+"""(snapshot id if present, ids in ``keys.SNAPSHOTS`` (pinned reads only), takedown version)."""
 
 
 class FeedCache:
@@ -223,7 +223,7 @@ class FeedCache:
         return view
 
     async def _read_takedowns(self) -> tuple[int, frozenset[str]]:
-        pipe = self._redis_client.pipeline(transaction=True)
+        pipe = await transaction(self._redis_client)
         pipe.get(keys.TAKEDOWNS_VERSION)
         pipe.smembers(keys.TAKEDOWNS)
         version, members = await pipe.execute()

@@ -14,7 +14,7 @@ capped list: caps hold, pages never overlap or skip, ``total`` is the same as gl
 
 Caches (per worker process):
 
-- the embeddings version: ``hot:embeddings:version`` re-read at most every
+- the embeddings version: ``keys.EMBEDDINGS_VERSION`` re-read at most every
   ``POINTER_TTL_SEC``, in the background (requests keep the last known version meanwhile);
 - per (snapshot, takedown version, embeddings version): the candidates' unit vectors as one
   ``n x d`` matrix, read from LanceDB once (one ``id IN (...)`` query);

@@ -10,7 +10,7 @@ from datetime import datetime
 import msgspec
 
 from hot import keys
-from serving.core.redis_client import AsyncRedis
+from serving.core.redis_client import AsyncRedis, transaction
 from serving.domain.feed.schemas import ItemPayload
 
 log = logging.getLogger("serving")
@@ -47,7 +47,7 @@ async def load_snapshot(redis: AsyncRedis, snapshot_id: str) -> Snapshot | None:
     Items whose payload is missing or malformed, or whose score is not finite, are left
     out and logged (a pipeline bug must not take the feed down).
     """
-    pipe = redis.pipeline(transaction=True)
+    pipe = await transaction(redis)
     pipe.hgetall(keys.snapshot_meta(snapshot_id))
     pipe.zrange(keys.snapshot_rank(snapshot_id), 0, -1, withscores=True)
     pipe.hgetall(keys.snapshot_items(snapshot_id))

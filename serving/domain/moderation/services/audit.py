@@ -1,5 +1,5 @@
 """The audit trail of moderation decisions: the append-only file ``audit_dir/decisions.jsonl``
-and, per video, the list ``hot:audit:{videoId}`` in Redis (oldest first).
+and, per video, the list ``keys.audit_log(videoId)`` in Redis (oldest first).
 """
 
 from __future__ import annotations
@@ -8,10 +8,10 @@ import os
 from pathlib import Path
 
 import msgspec
-from redis.asyncio import Redis
 
 from hot import keys
 from serving.core.errors import ApiError
+from serving.core.redis_client import AsyncRedis, transaction
 from serving.domain.moderation.schemas import MAX_VIDEO_ID, AuditTrail, Decision
 
 AUDIT_FILE = "decisions.jsonl"
@@ -45,9 +45,9 @@ def check_video_id(value: str | None) -> str:
     return value
 
 
-async def audit_trail(redis: Redis, video_id: str) -> AuditTrail:
+async def audit_trail(redis: AsyncRedis, video_id: str) -> AuditTrail:
     """Every decision on ``video_id``, oldest first; 404 ``unknown_video`` if none/unknown."""
-    pipe = redis.pipeline(transaction=True)
+    pipe = await transaction(redis)
     pipe.lrange(keys.audit_log(video_id), 0, -1)
     pipe.hget(keys.VIDEO_STATUS, video_id)
     entries, batch_status = await pipe.execute()
@@ -58,7 +58,7 @@ async def audit_trail(redis: Redis, video_id: str) -> AuditTrail:
     return AuditTrail(videoId=video_id, currentStatus=current, decisions=decisions)
 
 
-async def latest_decisions(redis: Redis, video_ids: list[str]) -> list[Decision | None]:
+async def latest_decisions(redis: AsyncRedis, video_ids: list[str]) -> list[Decision | None]:
     """The last decision recorded on each of ``video_ids`` (None where there is none)."""
     if not video_ids:
         return []

@@ -6,9 +6,10 @@ A decision is written, in this order, to
    so several workers can share it),
 2. a moderation landing file (``{video_id, status, decided_at, reason}``, atomic rename into
    ``landing/moderation/``, named by time) that the next batch ingests, and
-3. Redis in one MULTI/EXEC: the entry on ``hot:audit:{videoId}`` and, for a takedown, the
-   video in ``hot:takedowns`` (+ ``hot:takedowns:version``), so the served feed drops it at
-   the very next request; ``approved`` lifts a serve-time takedown.
+3. Redis in one MULTI/EXEC: the entry on ``keys.audit_log(videoId)`` and, for a takedown,
+   the video in ``keys.TAKEDOWNS`` (+ ``keys.TAKEDOWNS_VERSION``), so the served feed drops it
+   at the very next request; ``approved`` lifts a serve-time takedown. The three keys share
+   the slot of ``hot:global``, so this is one transaction on a Redis Cluster too.
 
 Retries are made safe by ``Idempotency-Key`` (see :meth:`Moderation.decide`).
 """
@@ -24,13 +25,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import msgspec
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from hot import keys
 from hot.landing import format_ts, write_atomic
 from hot.settings import Settings
 from serving.core.errors import ApiError, unavailable
+from serving.core.redis_client import REDIS_ERRORS, AsyncRedis, transaction
 from serving.domain.moderation.schemas import (
     MAX_IDEMPOTENCY_KEY,
     MAX_REASON,
@@ -108,7 +108,7 @@ class Outcome:
 class Moderation:
     """Records decisions over the app's Redis client and data directory."""
 
-    def __init__(self, redis: Redis, settings: Settings) -> None:
+    def __init__(self, redis: AsyncRedis, settings: Settings) -> None:
         self._redis = redis
         self._audit_path = settings.audit_dir / AUDIT_FILE
         self._landing = settings.landing_dir / "moderation"
@@ -139,7 +139,7 @@ class Moderation:
         return Outcome(decision, replayed=False)
 
     async def _record(self, sub: str, body: DecisionIn) -> Decision:
-        pipe = self._redis.pipeline(transaction=True)
+        pipe = await transaction(self._redis)
         pipe.hget(keys.VIDEO_STATUS, body.videoId)
         pipe.lindex(keys.audit_log(body.videoId), -1)
         batch_status, last = await pipe.execute()
@@ -165,7 +165,7 @@ class Moderation:
             await asyncio.to_thread(self._write_files, decision)
         except OSError as exc:
             raise unavailable("audit_unavailable", "the audit log cannot be written") from exc
-        apply = self._redis.pipeline(transaction=True)
+        apply = await transaction(self._redis)
         apply.rpush(keys.audit_log(decision.videoId), _encode(decision))
         if decision.status in TAKEDOWN_STATUSES:
             apply.sadd(keys.TAKEDOWNS, decision.videoId)
@@ -188,7 +188,7 @@ class Moderation:
         write_atomic(self._landing, name, [_encode(landing)])
 
     async def _release(self, key: str, claim: bytes) -> None:
-        with contextlib.suppress(RedisError):
+        with contextlib.suppress(*REDIS_ERRORS):
             if await self._redis.get(key) == claim:
                 await self._redis.delete(key)
 

@@ -1,7 +1,7 @@
 """The moderation review queue: what the pipeline published beside the feed, minus news.
 
-The pipeline writes, per snapshot, ``hot:snap:{id}:queue`` (video id → the hotScore it would
-have if approved) and ``queue_items`` (payloads with ``moderationStatus``). Videos decided
+The pipeline writes, per snapshot, ``keys.snapshot_queue(id)`` (video id → the hotScore it
+would have if approved) and ``queue_items`` (payloads with ``moderationStatus``). Videos decided
 after the snapshot was generated (latest audit entry newer than ``generatedAt``, and not a
 mere ``pending_review``) are left out, so a moderator does not review a video twice.
 """
@@ -11,10 +11,10 @@ from __future__ import annotations
 from datetime import datetime
 
 import msgspec
-from redis.asyncio import Redis
 
 from hot import keys
 from serving.core.errors import ApiError, unavailable
+from serving.core.redis_client import AsyncRedis, transaction
 from serving.domain.feed.params import HotQuery
 from serving.domain.feed.schemas import Paging
 from serving.domain.moderation.schemas import QueueItem, QueuePayload, ReviewQueue
@@ -27,7 +27,7 @@ def _instant(timestamp: str) -> datetime:
     return datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
 
 
-async def _snapshot_id(redis: Redis, pinned: str | None) -> str:
+async def _snapshot_id(redis: AsyncRedis, pinned: str | None) -> str:
     if pinned is not None:
         return pinned
     current = await redis.get(keys.CURRENT)
@@ -36,10 +36,10 @@ async def _snapshot_id(redis: Redis, pinned: str | None) -> str:
     return current.decode() if isinstance(current, bytes) else current
 
 
-async def review_queue(redis: Redis, query: HotQuery) -> ReviewQueue:
+async def review_queue(redis: AsyncRedis, query: HotQuery) -> ReviewQueue:
     """One page of the queue of the current (or the pinned ``query.snapshot``) snapshot."""
     snapshot_id = await _snapshot_id(redis, query.snapshot)
-    pipe = redis.pipeline(transaction=True)
+    pipe = await transaction(redis)
     pipe.hget(keys.snapshot_meta(snapshot_id), "generatedAt")
     pipe.zrange(keys.snapshot_queue(snapshot_id), 0, -1, withscores=True)
     generated_at, ranked = await pipe.execute()
@@ -84,7 +84,7 @@ async def review_queue(redis: Redis, query: HotQuery) -> ReviewQueue:
     )
 
 
-async def _still_open(redis: Redis, video_ids: list[str], since: datetime) -> set[str]:
+async def _still_open(redis: AsyncRedis, video_ids: list[str], since: datetime) -> set[str]:
     """The videos not decided (other than ``pending_review``) after ``since``."""
     latest = await latest_decisions(redis, video_ids)
     return {
