@@ -186,6 +186,14 @@ class EmbeddedRedisCluster:
             raise
         return self
 
+    def restart(self, node: EmbeddedRedis, timeout: float = 30.0) -> None:
+        """Start ``node`` again after a stop or kill (failure tests) and wait for the cluster.
+
+        It rejoins with the slots its ``nodes.conf`` records, and no data.
+        """
+        node.start()
+        self._wait_ok(timeout)
+
     def _wait_ok(self, timeout: float) -> None:
         clients = [redis.Redis.from_url(n.url, socket_timeout=0.5) for n in self.nodes]
         deadline = time.monotonic() + timeout
