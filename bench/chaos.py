@@ -212,6 +212,13 @@ def run(seconds: float, wipes: int, land_every: float, work: Path) -> dict[str, 
         process([*hot, "serve", "--port", str(api_port)], env, work / "api.log", signal.SIGTERM),
     ):
         wait_for(lambda: httpx.get(f"{url}/readyz").status_code == 200, 120, "the API")
+        # The clock starts once the daemon runs passes: a landed file becomes a snapshot.
+        first = client.get(keys.CURRENT)
+        sim.write_events(500)
+        warmup = wait_for(lambda: client.get(keys.CURRENT) != first, 600, "the sensor's first pass")
+        print(
+            f"chaos: dagster dev up, first sensor pass published after {warmup:.0f} s", flush=True
+        )
         loop = threading.Thread(
             target=request_loop, args=(url, {"X-Feature-Flag": "hot_enabled=1"}, tally, stop)
         )
