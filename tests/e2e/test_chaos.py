@@ -24,7 +24,7 @@ def test_feed_survives_a_redis_wipe_under_load(tmp_path: Path) -> None:
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=840,
     )
     summary_lines = [line for line in done.stdout.splitlines() if line.startswith("CHAOS ")]
     assert summary_lines, done.stdout + done.stderr + (tmp_path / "dagster.log").read_text()[-5000:]
