@@ -207,6 +207,7 @@ def _execute(
     ops: Mapping[str, Any],
     on_event: EventCallback | None,
     quiet: bool,
+    run_id: str | None = None,
 ) -> tuple[ExecuteInProcessResult, tuple[StepReport, ...], str | None, float]:
     """Run ``job_name`` in-process on the ``DAGSTER_HOME`` instance, feeding ``on_event``.
 
@@ -218,7 +219,9 @@ def _execute(
 
     started = time.perf_counter()
     instance = DagsterInstance.get()
-    run_id = str(uuid.uuid4())  # known before the run starts, to listen to its events
+    # Known before the run starts, to listen to its events (and, for a caller that passes
+    # it, to mark the run canceled if the process is stopped while it runs).
+    run_id = run_id or str(uuid.uuid4())
     events: list[StepEvent] = []
 
     def listen(entry: EventLogEntry) -> None:
@@ -251,30 +254,38 @@ def pipeline_steps() -> dict[str, int]:
 
 
 def run_pipeline(
-    now_epoch: float | None = None, on_event: EventCallback | None = None, quiet: bool = False
+    now_epoch: float | None = None,
+    on_event: EventCallback | None = None,
+    quiet: bool = False,
+    run_id: str | None = None,
 ) -> PassResult:
     """Ingest every pending landing file, `dbt build`, publish a snapshot — one Dagster run.
 
     ``now_epoch`` pins the instant scores are taken at (tests); default is the wall clock.
+    ``run_id`` names the run (default: a new id).
     """
     from dagster_project.assets.dbt import DbtBuildConfig
 
     ops = {"hot_dbt_assets": DbtBuildConfig(now_epoch=now_epoch or 0.0)}
-    result, steps, error, seconds = _execute("hot_pipeline", ops, on_event, quiet)
+    result, steps, error, seconds = _execute("hot_pipeline", ops, on_event, quiet, run_id)
     return PassResult(result.success, result.run_id, seconds, steps, error)
 
 
 def run_embed(
-    vectors_path: Path | None = None, on_event: EventCallback | None = None, quiet: bool = False
+    vectors_path: Path | None = None,
+    on_event: EventCallback | None = None,
+    quiet: bool = False,
+    run_id: str | None = None,
 ) -> EmbedResult:
     """Run the ``hot_embeddings`` job (the asset the schedule and sensor run) in-process.
 
     With ``vectors_path``, import that Parquet file of vectors instead of learning them.
+    ``run_id`` names the run (default: a new id).
     """
     from dagster_project.assets.embeddings import EmbeddingsConfig
 
     ops = {"embeddings": EmbeddingsConfig(vectors_path=str(vectors_path) if vectors_path else "")}
-    result, steps, error, seconds = _execute("hot_embeddings", ops, on_event, quiet)
+    result, steps, error, seconds = _execute("hot_embeddings", ops, on_event, quiet, run_id)
     return EmbedResult(result.success, result.run_id, seconds, steps, error)
 
 

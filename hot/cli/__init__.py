@@ -7,6 +7,9 @@ import what they run when they run, so ``hot --help`` and ``hot token`` stay qui
 
 from __future__ import annotations
 
+import os
+import sys
+import threading
 from typing import Any
 
 import click
@@ -14,6 +17,8 @@ import click
 from hot.cli.common import err
 from hot.cli.pipeline import embed, run
 from hot.cli.service import serve, token
+from hot.cli.stopping import Stopped, stop_signals
+from hot.cli.supervisor import SUPERVISED_ENV, supervise
 from hot.cli.traffic import demo, simulate
 
 EXIT_USAGE = 2
@@ -41,6 +46,9 @@ class HotGroup(click.Group):
             return super().invoke(ctx)
         except ValueError as exc:
             raise SettingsError(f"hot {ctx.invoked_subcommand}: {exc}") from exc
+        except Stopped as stop:
+            stop.command = ctx.invoked_subcommand or ""
+            raise
 
 
 @click.group(
@@ -58,11 +66,29 @@ for command in (demo, run, embed, serve, simulate, token):
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the `hot` command: the sub-command's exit code."""
-    try:
-        return int(cli.main(args=argv, prog_name="hot", standalone_mode=False) or 0)
-    except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code
-    except click.Abort:  # Ctrl-C outside a command's own handling
-        return EXIT_INTERRUPTED
+    """Entry point of the `hot` command: the sub-command's exit code.
+
+    Run as the console script (no ``argv``), the command goes on in a supervised child
+    process (:mod:`hot.cli.supervisor`); with ``argv`` (tests) it runs in this process.
+    Ctrl-C or SIGTERM: one line saying the command stopped, exit status 130 or 143 (0 when
+    its server took the signal itself), no traceback (see :mod:`hot.cli.stopping`).
+    """
+    if argv is None and os.name == "posix" and not os.environ.get(SUPERVISED_ENV):
+        return supervise(sys.argv[1:])
+    with stop_signals() as stops:
+        try:
+            return int(cli.main(args=argv, prog_name="hot", standalone_mode=False) or 0)
+        except click.ClickException as exc:
+            exc.show()
+            return exc.exit_code
+        except click.Abort:  # Ctrl-C at a prompt
+            return EXIT_INTERRUPTED
+        except Stopped as stop:
+            stops.say(f"hot {stop.command}: stopped")
+            if threading.active_count() > 1:
+                # An abandoned run's thread is still in dbt or DuckDB: leave without waiting
+                # for it (its run is marked canceled; its uncommitted work rolls back).
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(stop.exit_code)
+            return stop.exit_code

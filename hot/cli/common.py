@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, TextIO, TypeVar
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 import click
 from rich.console import Console
@@ -19,6 +19,9 @@ from rich.progress import (
 )
 
 from hot.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from hot.local.redis_server import EmbeddedRedis
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -85,14 +88,14 @@ def interval_option(default: float) -> Callable[[F], F]:
 
 
 @contextmanager
-def redis_for_command(settings: Settings) -> Iterator[None]:
+def redis_for_command(settings: Settings) -> Iterator[EmbeddedRedis | None]:
     """Point HOT_REDIS_URL at the configured server, or at the data dir's embedded one.
 
-    An embedded server this process started is stopped on exit (one started by another
-    `hot` process is left running).
+    Yields the embedded server this process started (stopped on exit), else None (the
+    configured server, or one started by another `hot` process, is left running).
     """
     if settings.redis_url:
-        yield
+        yield None
         return
     from hot.local.redis_server import ensure_local_redis
 
@@ -100,7 +103,7 @@ def redis_for_command(settings: Settings) -> Iterator[None]:
     os.environ["HOT_REDIS_URL"] = url
     get_settings.cache_clear()
     try:
-        yield
+        yield server
     finally:
         if server is not None:
             server.stop()

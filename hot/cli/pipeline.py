@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import signal
+import threading
+import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
@@ -9,41 +12,78 @@ from typing import TYPE_CHECKING, TypeVar
 import click
 
 from hot.cli.common import err, out, redis_for_command, verbose_option
+from hot.cli.stopping import Stopped, cancel_run, current, quiet_resource_tracker
 from hot.settings import get_settings
 
 if TYPE_CHECKING:
-    from dagster_project.runner import EmbedResult, PassResult
+    from dagster_project.runner import EmbedResult, PassResult, StepEvent
 
 R = TypeVar("R")
 
 
-def shown(planned: Mapping[str, int], verbose: bool, run: Callable[..., R]) -> R:
-    """``run(on_event=..., quiet=...)`` with its steps on the terminal.
+def shown(planned: Callable[[], Mapping[str, int]], verbose: bool, run: Callable[..., R]) -> R:
+    """``run(on_event=..., quiet=..., run_id=...)``, an in-process run, with its steps on
+    the terminal.
 
     Quiet by default: a progress bar per running step and one line per finished step, while
     Dagster's console log shows warnings and errors only; ``verbose`` lets its full log
-    through instead of the bars.
+    through instead of the bars. ``planned()`` gives the bars' totals. The run, imports
+    included (they take seconds), goes on in a worker thread so that Ctrl-C or SIGTERM is
+    seen at once: the run is then marked canceled and :class:`Stopped` raised.
     """
-    from hot.cli.progress import RunDisplay
+    stops = current()
+    run_id = str(uuid.uuid4())
+    started = threading.Event()
+    quiet_resource_tracker()
 
-    with RunDisplay(planned, bars=not verbose) as display:
-        return run(on_event=display, quiet=not verbose)
+    def work() -> R:
+        from dagster_project.runner import ensure_dagster_home
+        from hot.cli.progress import RunDisplay
+
+        ensure_dagster_home()
+        display = RunDisplay(planned(), bars=not verbose)
+
+        def on_event(event: StepEvent) -> None:
+            if stops.signum is None:  # an abandoned run draws nothing more
+                display(event)
+
+        with display, stops.closing_on_stop(lambda: display.__exit__(None, None, None)):
+            started.set()
+            return run(on_event=on_event, quiet=not verbose, run_id=run_id)
+
+    try:
+        return stops.run(work)
+    except Stopped as stop:
+        if started.is_set() and stop.signum:
+            cancel_run(run_id, f"hot stopped by {signal.Signals(stop.signum).name}")
+        raise
 
 
 def pipeline_pass(now_epoch: float | None, verbose: bool) -> PassResult:
     """One pipeline pass (ingest, dbt build, publish) on the terminal (Redis already up)."""
-    from dagster_project.runner import ensure_dagster_home, pipeline_steps, run_pipeline
 
-    ensure_dagster_home()
-    return shown(pipeline_steps(), verbose, lambda **kw: run_pipeline(now_epoch=now_epoch, **kw))
+    def planned() -> Mapping[str, int]:
+        from dagster_project.runner import pipeline_steps
+
+        return pipeline_steps()
+
+    def run(**kwargs: object) -> PassResult:
+        from dagster_project.runner import run_pipeline
+
+        return run_pipeline(now_epoch=now_epoch, **kwargs)  # type: ignore[arg-type]
+
+    return shown(planned, verbose, run)
 
 
 def embeddings_run(vectors: Path | None, verbose: bool) -> EmbedResult:
     """One embeddings run on the terminal (Redis already up)."""
-    from dagster_project.runner import ensure_dagster_home, run_embed
 
-    ensure_dagster_home()
-    return shown({"embeddings": 1}, verbose, lambda **kw: run_embed(vectors, **kw))
+    def run(**kwargs: object) -> EmbedResult:
+        from dagster_project.runner import run_embed
+
+        return run_embed(vectors, **kwargs)  # type: ignore[arg-type]
+
+    return shown(lambda: {"embeddings": 1}, verbose, run)
 
 
 @click.command(

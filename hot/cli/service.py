@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from hot.cli.common import port_option, redis_for_command
+from hot.cli.stopping import Stopped, current
 from hot.settings import get_settings
 
 
@@ -18,9 +19,13 @@ def serve(host: str, port: int, workers: int) -> int:
     """Run the API and web page only."""
     from serving.server import serve as serve_api
 
+    stops = current()
     with redis_for_command(get_settings()):
+        stops.check()  # asked to stop while Redis was starting
+        # uvicorn handles SIGINT and SIGTERM itself: it shuts down gracefully, then (one
+        # worker) raises the signal again, which lands in our handler.
         serve_api(host=host, port=port, workers=workers)
-    return 0
+    raise Stopped(stops.signum)  # uvicorn returns only once told to stop
 
 
 @click.command(

@@ -6,7 +6,7 @@ import os
 import signal
 import subprocess
 import sys
-import time
+from contextlib import ExitStack
 from pathlib import Path
 
 import click
@@ -21,9 +21,13 @@ from hot.cli.common import (
     redis_for_command,
     verbose_option,
 )
+from hot.cli.stopping import cancel_launched_runs, current
 from hot.settings import Settings, get_settings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+STOP_GRACE_SEC = 6.0
+"""How long the demo's servers get to stop on their own before they are killed (the whole
+stop stays within 15 s: then the abandoned runs are marked and Redis stops)."""
 
 
 @click.command(
@@ -45,13 +49,15 @@ def simulate(batches: int, events: int, interval: float, catalogue: bool, seed: 
     if catalogue:
         for path in sim.write_catalogue():
             out.print(f"wrote {path}", markup=False)
+    stops = current()
     with progress_bars(out) as bars:
         task = bars.add_task("events", total=batches)
         for _ in range(batches):
-            sim.write_events(events)
+            stops.check()
+            sim.write_events(events)  # atomic: a stop leaves whole files only
             bars.advance(task)
             if interval:
-                time.sleep(interval)
+                stops.sleep(interval)
     out.print(
         f"wrote {batches} event files of {events} events to {settings.landing_dir / 'events'}",
         markup=False,
@@ -71,64 +77,92 @@ def simulate(batches: int, events: int, interval: float, catalogue: bool, seed: 
 @verbose_option
 def demo(port: int, dagster_port: int, events: int, interval: float, verbose: bool) -> int:
     """Everything up on embedded defaults until Ctrl-C."""
+    from hot.local.processes import become_subreaper
+
     os.environ.setdefault("HOT_DEV_LOGIN", "1")
     os.environ.setdefault("HOT_FEATURE_FLAG_DEFAULT", "1")
     get_settings.cache_clear()
-    with redis_for_command(get_settings()):
-        return _demo(get_settings(), port, dagster_port, events, interval, verbose)
+    become_subreaper()  # what the Dagster processes leave behind stays ours to stop
+    with redis_for_command(get_settings()) as redis_server:
+        keep = [redis_server.pid] if redis_server is not None and redis_server.pid else []
+        return _demo(get_settings(), port, dagster_port, events, interval, verbose, keep)
 
 
 def _demo(
-    settings: Settings, port: int, dagster_port: int, events: int, interval: float, verbose: bool
+    settings: Settings,
+    port: int,
+    dagster_port: int,
+    events: int,
+    interval: float,
+    verbose: bool,
+    keep: list[int],
 ) -> int:
-    """The demo's processes and event stream, on a Redis that is already up."""
+    """The demo's processes and event stream, on a Redis (``keep``) that is already up.
+
+    The Dagster UI and the API run in sessions of their own, so that a Ctrl-C reaches only
+    this process, which stops them in order: servers and runs first (SIGINT, then SIGKILL
+    after ``STOP_GRACE_SEC``), then Redis (by the caller).
+    """
     from hot.cli.pipeline import embeddings_run, pipeline_pass
+    from hot.local.processes import spawn, stop_all
     from hot.local.simulate import Simulator
 
+    stops = current()
     sim = Simulator(settings.landing_dir)
     children: list[subprocess.Popen[bytes]] = []
-    try:
-        if not (settings.landing_dir / "videos").is_dir():
-            out.print("hot demo: writing the demo catalogue and a first hour of traffic")
-            sim.write_catalogue()
-            for _ in range(5):
-                sim.write_events(events)
-        out.print("hot demo: first pipeline pass (ingest → dbt → Redis)")
-        first = pipeline_pass(None, verbose)
-        if not first.success:
-            err.print(f"hot demo: the first pass failed: {first.error}", markup=False)
-            return 1
-        # Before the API starts, so it serves type=personal from LanceDB.
-        embedded = embeddings_run(None, verbose)
-        if not embedded.success:
-            err.print(
-                f"hot demo: no embeddings yet (type=personal serves the global order): "
-                f"{embedded.error}",
-                markup=False,
+    with ExitStack() as logs:
+        try:
+            if not (settings.landing_dir / "videos").is_dir():
+                out.print("hot demo: writing the demo catalogue and a first hour of traffic")
+                sim.write_catalogue()
+                for _ in range(5):
+                    stops.check()
+                    sim.write_events(events)
+            out.print("hot demo: first pipeline pass (ingest → dbt → Redis)")
+            first = pipeline_pass(None, verbose)
+            if not first.success:
+                err.print(f"hot demo: the first pass failed: {first.error}", markup=False)
+                return 1
+            # Before the API starts, so it serves type=personal from LanceDB.
+            embedded = embeddings_run(None, verbose)
+            if not embedded.success:
+                err.print(
+                    f"hot demo: no embeddings yet (type=personal serves the global order): "
+                    f"{embedded.error}",
+                    markup=False,
+                )
+            stops.check()
+            log_dir = settings.data_dir / "logs"
+            log_dir.mkdir(parents=True, exist_ok=True)
+            dagster_ui = ["-m", "dagster", "dev", "-w", str(PROJECT_ROOT / "workspace.yaml")]
+            api = ["-m", "hot.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
+            for name, args in (
+                ("dagster", [*dagster_ui, "-h", "127.0.0.1", "-p", str(dagster_port)]),
+                ("api", api),
+            ):
+                # Their logs go to the terminal with -v only (as the runs' Dagster log does).
+                sink = None if verbose else logs.enter_context((log_dir / f"{name}.log").open("ab"))
+                children.append(
+                    spawn(
+                        [sys.executable, *args],
+                        cwd=PROJECT_ROOT,
+                        env=dict(os.environ),
+                        stdout=sink,
+                        stderr=subprocess.STDOUT if sink else None,
+                    )
+                )
+            out.print(
+                f"hot demo: web page http://127.0.0.1:{port}/  "
+                f"Dagster UI http://127.0.0.1:{dagster_port}/  (Ctrl-C stops everything)"
+                + ("" if verbose else f"  logs in {log_dir}")
             )
-        env = dict(os.environ)
-        dagster_ui = ["-m", "dagster", "dev", "-w", str(PROJECT_ROOT / "workspace.yaml")]
-        api = ["-m", "hot.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
-        for args in ([*dagster_ui, "-h", "127.0.0.1", "-p", str(dagster_port)], api):
-            children.append(subprocess.Popen([sys.executable, *args], cwd=PROJECT_ROOT, env=env))
-        out.print(
-            f"hot demo: web page http://127.0.0.1:{port}/  "
-            f"Dagster UI http://127.0.0.1:{dagster_port}/  (Ctrl-C stops everything)"
-        )
-        while all(c.poll() is None for c in children):
-            sim.write_events(events)
-            time.sleep(interval)
-        err.print("hot demo: a component exited; stopping")
-        return 1
-    except KeyboardInterrupt:
-        out.print("\nhot demo: stopping")
-        return 0
-    finally:
-        for child in children:
-            if child.poll() is None:
-                child.send_signal(signal.SIGINT)
-        for child in children:
-            try:
-                child.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                child.kill()
+            while all(c.poll() is None for c in children):
+                sim.write_events(events)  # atomic: a stop leaves whole files only
+                stops.sleep(interval)
+            err.print(f"hot demo: a server exited; stopping (see {log_dir})")
+            return 1
+        finally:
+            if children:
+                stop_all(children, signal.SIGINT, STOP_GRACE_SEC, keep=keep)
+                # A run worker killed before it could say so stays "started" in Dagster.
+                cancel_launched_runs("hot demo stopped")

@@ -45,6 +45,11 @@ class EmbeddedRedis:
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
+    def pid(self) -> int | None:
+        """The server's process id while this object runs it."""
+        return self._proc.pid if self._proc is not None else None
+
+    @property
     def url(self) -> str:
         """Connection URL of the server."""
         return f"redis://127.0.0.1:{self.port}/0"
@@ -80,7 +85,11 @@ class EmbeddedRedis:
             # An explicit bus port: the default (port + 10000) may be taken or above 65535.
             args += ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"]
             args += ["--cluster-port", str(free_port())]
-        self._proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # In a session of its own: a Ctrl-C at the terminal must not stop Redis under the
+        # command still writing to it; the command stops it, last.
+        self._proc = subprocess.Popen(
+            args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        )
         atexit.register(self.stop)
         client = redis.Redis.from_url(self.url, socket_timeout=0.5)
         deadline = time.monotonic() + timeout

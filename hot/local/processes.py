@@ -1,0 +1,122 @@
+"""Child processes that stop together: each in its own session, the whole tree signalled,
+whatever is left after a grace period killed.
+
+A command started from a terminal shares its process group with its children, so Ctrl-C
+reaches all of them at once and each stops in its own order (Redis before the run that
+writes to it). Started with :func:`spawn`, a child hears only what the command sends it, in
+the order :func:`stop_all` sends it. Processes a child starts in sessions of their own (as
+Dagster does with its code servers) are still found by walking ``/proc`` from the command:
+the command is made a child subreaper (:func:`become_subreaper`), so those whose parent has
+died are re-parented to it instead of to init.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+_PR_SET_CHILD_SUBREAPER = 36
+_PROC = Path("/proc")
+
+
+def become_subreaper() -> None:
+    """Adopt orphaned descendants (Linux ``PR_SET_CHILD_SUBREAPER``; elsewhere a no-op)."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+
+
+def spawn(args: Sequence[str], **kwargs: object) -> subprocess.Popen[bytes]:
+    """``Popen`` in a new session: the terminal's Ctrl-C does not reach it, its process
+    group is its own (``os.killpg(child.pid, ...)`` reaches what it starts)."""
+    return subprocess.Popen(args, start_new_session=True, **kwargs)  # type: ignore[call-overload]
+
+
+def _parents() -> dict[int, int]:
+    """pid -> parent pid of every live (non-zombie) process, from ``/proc``."""
+    table = {}
+    for entry in _PROC.iterdir() if _PROC.is_dir() else ():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            # Fields after the command name, which may itself hold spaces and parentheses.
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            if fields[0] != "Z":
+                table[int(entry.name)] = int(fields[1])
+    return table
+
+
+def descendants(pid: int) -> set[int]:
+    """Every live process below ``pid`` (empty where there is no ``/proc``)."""
+    parents = _parents()
+    found: set[int] = set()
+    frontier = {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def alive(pids: Iterable[int]) -> set[int]:
+    """Those of ``pids`` that are still running (zombies count as gone)."""
+    if _PROC.is_dir():
+        return set(pids) & set(_parents())
+    running = set()
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            os.kill(pid, 0)
+            running.add(pid)
+    return running
+
+
+def _signal_group(pid: int, sig: int) -> None:
+    with contextlib.suppress(OSError):  # gone already
+        os.killpg(pid, sig)
+
+
+def stop_all(
+    children: Sequence[subprocess.Popen[bytes]], sig: int, grace: float, keep: Iterable[int] = ()
+) -> None:
+    """Send ``sig`` to each child's process group, wait up to ``grace`` seconds for them and
+    everything they started, then SIGKILL whatever is left; reap the children.
+
+    Orphans adopted by this process (see :func:`become_subreaper`) are stopped too, except
+    the processes in ``keep`` and what they started (e.g. a Redis the caller stops last).
+    """
+    kept = set(keep)
+    kept |= {d for pid in kept for d in descendants(pid)}
+
+    def tree_now(seen: set[int]) -> set[int]:
+        # Processes started meanwhile (a run worker launched as the daemon stops) count too.
+        roots = alive(seen) | {c.pid for c in children}
+        return (
+            seen
+            | {d for pid in roots for d in descendants(pid)}
+            | (descendants(os.getpid()) - kept)
+        )
+
+    tree = tree_now(set())
+    for child in children:
+        _signal_group(child.pid, sig)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        for child in children:
+            child.poll()  # reap, or a finished child stays a zombie
+        tree = tree_now(tree)
+        if not alive(tree):
+            break
+        time.sleep(0.1)
+    for child in children:
+        _signal_group(child.pid, signal.SIGKILL)
+    for pid in alive(tree_now(tree)):
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+    for child in children:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            child.wait(timeout=5)
