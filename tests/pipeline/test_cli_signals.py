@@ -132,10 +132,13 @@ def landed(data_dir: Path, batches: int) -> Path:
     return landing
 
 
-def finish_and_check(data_dir: Path, redis_server: EmbeddedRedis) -> None:
+def finish_and_check(
+    data_dir: Path, redis_server: EmbeddedRedis, *, interrupted_run: bool = True
+) -> None:
     """A pass that is not interrupted publishes exactly SPEC §3 of every landing file (so
     nothing was lost or counted twice), each file in the ledger once; and no run of the
-    interrupted ones is left looking alive in Dagster."""
+    interrupted ones is left looking alive in Dagster. ``interrupted_run``: the signal is
+    known to have hit a run in progress, which must then show as canceled or failed."""
     client = redis.Redis.from_url(redis_server.url)
     client.flushall()
     done = start(data_dir, "run", HOT_REDIS_URL=redis_server.url)
@@ -152,7 +155,8 @@ def finish_and_check(data_dir: Path, redis_server: EmbeddedRedis) -> None:
     assert statuses[-1] == "SUCCESS"
     # Queued runs wait for the next start; none may look alive with no process running it.
     assert set(statuses[:-1]) <= {"SUCCESS", "CANCELED", "FAILURE", "QUEUED"}, statuses
-    assert {"CANCELED", "FAILURE"} & set(statuses), statuses
+    if interrupted_run:
+        assert {"CANCELED", "FAILURE"} & set(statuses), statuses
 
 
 def dagster_statuses(data_dir: Path) -> list[str]:
@@ -226,4 +230,6 @@ def test_demo_stopped_mid_run_stops_everything(tmp_path: Path, redis_server: Emb
     demo.wait_for(lambda: bool(set(storage.iterdir()) - before), "a sensor run")
     demo.stop(signal.SIGINT, True, [api_port, ui_port, redis_port(data_dir)])
 
-    finish_and_check(data_dir, redis_server)
+    # A short pass may end before the signal, or a sensor run may still be queued: whether a
+    # run was cut is up to timing here (`hot run` tests cut one for sure); none may look alive.
+    finish_and_check(data_dir, redis_server, interrupted_run=False)
