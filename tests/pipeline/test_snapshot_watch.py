@@ -27,7 +27,9 @@ def test_lost_snapshot_is_published_again(hot_env: Path, redis_client: redis.Red
     instance = DagsterInstance.get()
     assert isinstance(_tick(instance), SkipReason)  # nothing was ever published
 
-    sim = Simulator(hot_env / "landing", build_world(n_creators=12, videos_per_creator=5, n_users=300))
+    sim = Simulator(
+        hot_env / "landing", build_world(n_creators=12, videos_per_creator=5, n_users=300)
+    )
     sim.write_catalogue()
     sim.write_events(800)
     first = run_pipeline(now_epoch=time.time())
@@ -65,7 +67,9 @@ def test_lost_snapshot_is_published_again(hot_env: Path, redis_client: redis.Red
 def test_unreachable_redis_is_a_skip_not_a_failure(hot_env: Path) -> None:
     ensure_dagster_home()
     instance = DagsterInstance.get()
-    sim = Simulator(hot_env / "landing", build_world(n_creators=12, videos_per_creator=5, n_users=300))
+    sim = Simulator(
+        hot_env / "landing", build_world(n_creators=12, videos_per_creator=5, n_users=300)
+    )
     sim.write_catalogue()
     sim.write_events(100)
     assert run_pipeline(now_epoch=time.time()).success
