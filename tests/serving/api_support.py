@@ -61,6 +61,11 @@ def token(key: Any = SECRET, alg: str = "HS256", ttl: int = 600, **claims: Any) 
     return jwt.encode({k: v for k, v in body.items() if v is not None}, key, algorithm=alg)
 
 
+# Module-level headers are built at collection time and used minutes later, when the
+# whole suite runs (11+ min); a day's validity keeps them from expiring mid-suite.
+SUITE_TTL = 24 * 3600
+
+
 def bearer(value: str) -> dict[str, str]:
     """The Authorization header for a token."""
     return {"Authorization": f"Bearer {value}"}

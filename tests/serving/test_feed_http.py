@@ -16,6 +16,7 @@ from hot.local.redis_server import EmbeddedRedis
 from serving.domain.feed.schemas import HotFeed
 from tests.serving.api_support import (
     FLAG_ON,
+    SUITE_TTL,
     bearer,
     expected_feed,
     item,
@@ -26,7 +27,7 @@ from tests.serving.api_support import (
 )
 from tests.serving.conftest import ApiServer
 
-HEADERS = {**bearer(token()), **FLAG_ON}
+HEADERS = {**bearer(token(ttl=SUITE_TTL)), **FLAG_ON}
 TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z")
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import redis
 
-from tests.serving.api_support import FLAG_ON, bearer, publish, random_items, token
+from tests.serving.api_support import FLAG_ON, SUITE_TTL, bearer, publish, random_items, token
 from tests.serving.conftest import AUDIENCE, ISSUER, ApiServer
 
-AUTH = bearer(token())
+AUTH = bearer(token(ttl=SUITE_TTL))
 
 
 @pytest.fixture

@@ -12,10 +12,10 @@ import pytest
 import redis
 
 from hot.local.redis_server import EmbeddedRedis
-from tests.serving.api_support import FLAG_ON, bearer, publish, random_items, token
+from tests.serving.api_support import FLAG_ON, SUITE_TTL, bearer, publish, random_items, token
 from tests.serving.conftest import ApiServer
 
-HEADERS = {**bearer(token()), **FLAG_ON}
+HEADERS = {**bearer(token(ttl=SUITE_TTL)), **FLAG_ON}
 
 
 @dataclass
