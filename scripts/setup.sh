@@ -8,11 +8,14 @@ PY=${PYTHON:-python3}
 "$PY" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' || {
   echo "setup: Python >= 3.11 is required (found $("$PY" --version 2>&1))" >&2; exit 1; }
 
-# System packages: redis-server (embedded Redis), chromium (UI tests), wrk (API benchmark).
+# System packages: redis-server (embedded Redis), chromium (UI tests), wrk (API benchmark),
+# Java 17+ (the local Spark session of HOT_ENGINE=spark and its tests).
+java_major() { java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -1; }
 missing=()
 command -v redis-server >/dev/null || missing+=(redis-server)
 command -v chromium >/dev/null || missing+=(chromium)
 command -v wrk >/dev/null || missing+=(wrk)
+[ "$(java_major 2>/dev/null || true)" -ge 17 ] 2>/dev/null || missing+=(openjdk-17-jre-headless)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing system packages: ${missing[*]}"
   if [ "$(id -u)" = 0 ]; then SUDO=; elif command -v sudo >/dev/null; then SUDO=sudo; else
@@ -24,7 +27,7 @@ fi
 # Python environment, pinned by constraints.txt (the versions the test suite passed with).
 if [ ! -x .venv/bin/python ]; then "$PY" -m venv .venv; fi
 .venv/bin/python -m pip install -q --upgrade pip uv
-.venv/bin/uv pip install -q --python .venv/bin/python -c constraints.txt -e ".[test]"
+.venv/bin/uv pip install -q --python .venv/bin/python -c constraints.txt -e ".[test,spark]"
 
 # dbt manifest for Dagster (parsed offline; no packages to download).
 (cd dbt && DBT_SEND_ANONYMOUS_USAGE_STATS=false ../.venv/bin/dbt parse --quiet --profiles-dir .)

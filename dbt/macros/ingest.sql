@@ -83,6 +83,10 @@
 {% macro hot_ingest_lines(format) -%}
   {{ return(adapter.dispatch('hot_ingest_lines', 'imoutotv_hot')(format)) }}
 {%- endmacro %}
+{#- No twin yet for other engines; dbt parse resolves every dispatch, so this one must exist. -#}
+{% macro default__hot_ingest_lines(format) -%}
+  {{ exceptions.raise_compiler_error('no landing-file ingest SQL for ' ~ adapter.type()) }}
+{%- endmacro %}
 
 {% macro duckdb__hot_ingest_lines(format) -%}
 {%- if format == 'parquet' %}
@@ -153,6 +157,9 @@
 {% macro hot_ingest_fields(lines, names) -%}
   {{ return(adapter.dispatch('hot_ingest_fields', 'imoutotv_hot')(lines, names)) }}
 {%- endmacro %}
+{% macro default__hot_ingest_fields(lines, names) -%}
+  {{ exceptions.raise_compiler_error('no landing-file ingest SQL for ' ~ adapter.type()) }}
+{%- endmacro %}
 
 {% macro duckdb__hot_ingest_fields(lines, names) -%}
 {%- set paths = ["'$'"] -%}
@@ -197,6 +204,9 @@
 {#- UTC timestamp of an RFC 3339 text with an offset, or NULL when it is not one. -#}
 {% macro hot_parse_rfc3339(text) -%}
   {{ return(adapter.dispatch('hot_parse_rfc3339', 'imoutotv_hot')(text)) }}
+{%- endmacro %}
+{% macro default__hot_parse_rfc3339(text) -%}
+  {{ exceptions.raise_compiler_error('no landing-file ingest SQL for ' ~ adapter.type()) }}
 {%- endmacro %}
 
 {% macro duckdb__hot_parse_rfc3339(text) -%}

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 import duckdb
 
@@ -46,29 +47,39 @@ def _insert(con: duckdb.DuckDBPyConnection, table: str, rows: list[tuple]) -> No
         con.executemany(f"insert into raw.{table} values ({marks})", rows)
 
 
+def raw_rows(
+    data: dict[str, list[dict]], meta_batches: Iterable[int], event_batch: dict[int, int]
+) -> dict[str, list[tuple]]:
+    """Per raw table, the rows (in its column order) that ingest would write for the
+    catalogue/moderation rows of ``meta_batches`` and the events of the parts in
+    ``event_batch`` (part -> batch_id)."""
+    meta = set(meta_batches)
+    rows = {
+        table: [
+            _raw_row(r, columns, table, r["batch_id"], r["line_no"])
+            for r in data[table]
+            if r["batch_id"] in meta
+        ]
+        for table, columns in _CATALOGUE_COLUMNS.items()
+    }
+    rows["events"] = [
+        _raw_row(e, _EVENT_COLUMNS, "events", event_batch[e["part"]], i + 1)
+        for i, e in enumerate(data["events"])
+        if e["part"] in event_batch
+    ]
+    return rows
+
+
 def insert_raw(
     path: Path,
     data: dict[str, list[dict]],
     meta_batches: Iterable[int],
     event_batch: dict[int, int],
 ) -> None:
-    """Write catalogue/moderation rows of ``meta_batches`` and the events of the parts in
-    ``event_batch`` (part -> batch_id) into raw.*, as ingest would."""
-    meta = set(meta_batches)
+    """Write ``raw_rows`` into the DuckDB file's raw.*, as ingest would."""
     with warehouse(path) as con:
-        for table, columns in _CATALOGUE_COLUMNS.items():
-            rows = [
-                _raw_row(r, columns, table, r["batch_id"], r["line_no"])
-                for r in data[table]
-                if r["batch_id"] in meta
-            ]
+        for table, rows in raw_rows(data, meta_batches, event_batch).items():
             _insert(con, table, rows)
-        events = [
-            _raw_row(e, _EVENT_COLUMNS, "events", event_batch[e["part"]], i + 1)
-            for i, e in enumerate(data["events"])
-            if e["part"] in event_batch
-        ]
-        _insert(con, "events", events)
 
 
 def query(path: Path, sql: str) -> list[dict[str, Any]]:
@@ -78,9 +89,12 @@ def query(path: Path, sql: str) -> list[dict[str, Any]]:
         return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
 
-def run_dbt(db_path: Path, work_dir: Path, *args: str, dbt_vars: dict | None = None) -> Any:
-    """`dbt <args>` against ``db_path`` with target/log paths under ``work_dir``; asserts that
-    every node (models, unit tests, data tests) succeeded (warnings allowed)."""
+def invoke_dbt(
+    env: dict[str, str], work_dir: Path, *args: str, dbt_vars: dict | None = None
+) -> Any:
+    """`dbt <args>` in this process with ``env`` set (the profile's HOT_* variables) and
+    target/log paths under ``work_dir``; asserts that every node (models, unit tests, data
+    tests) succeeded (warnings allowed)."""
     from dbt.cli.main import dbtRunner
 
     cli = [
@@ -96,15 +110,8 @@ def run_dbt(db_path: Path, work_dir: Path, *args: str, dbt_vars: dict | None = N
     ]
     if dbt_vars:
         cli += ["--vars", json.dumps(dbt_vars)]
-    old = os.environ.get("HOT_DUCKDB_PATH")
-    os.environ["HOT_DUCKDB_PATH"] = str(db_path)
-    try:
+    with patch.dict(os.environ, env):
         res = dbtRunner().invoke(cli)
-    finally:
-        if old is None:
-            os.environ.pop("HOT_DUCKDB_PATH", None)
-        else:
-            os.environ["HOT_DUCKDB_PATH"] = old
     failed = [
         f"{r.node.unique_id}: {r.status} {r.message}"
         for r in (res.result or [])
@@ -112,3 +119,8 @@ def run_dbt(db_path: Path, work_dir: Path, *args: str, dbt_vars: dict | None = N
     ]
     assert res.success and not failed, f"dbt {' '.join(args)} failed: {res.exception} {failed}"
     return res
+
+
+def run_dbt(db_path: Path, work_dir: Path, *args: str, dbt_vars: dict | None = None) -> Any:
+    """``invoke_dbt`` on the DuckDB target, against the warehouse file ``db_path``."""
+    return invoke_dbt({"HOT_DUCKDB_PATH": str(db_path)}, work_dir, *args, dbt_vars=dbt_vars)

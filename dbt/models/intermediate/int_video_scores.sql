@@ -2,7 +2,9 @@
     config(
         materialized='incremental',
         unique_key='video_id',
-        incremental_strategy=var('incremental_strategy', 'delete+insert'),
+        incremental_strategy=state_strategy(),
+        partition_by=state_partition_by(),
+        post_hook="{{ state_drop_stage() }}",
         on_schema_change='fail',
     )
 }}
@@ -23,7 +25,9 @@
     netting each event's +1/-1 rows and excluding the current creator's events.
   Videos not yet in the catalogue are scored with no creator exclusion
   (creator_id_applied null) and are recomputed when their catalogue row arrives.
-  Strategy: var('incremental_strategy'), delete+insert on DuckDB, merge on Spark (Delta).
+  How the touched rows replace the stored ones is per engine (macros/incremental_state.sql).
+  The CTEs form a chain, each read once where possible: Spark computes a CTE at every read
+  (a CTE read twice by two CTEs that are each read twice is computed four times).
 -#}
 {%- set half_life = "cast(" ~ (var('half_life_hours') * 3600) ~ " as " ~ type_double() ~ ")" -%}
 
@@ -60,18 +64,11 @@ new_rows as (
     where batch_id > (select coalesce(max(applied_batch_id), -1) from previous)
 ),
 
-touched as (
-    select video_id from new_rows
-    union
-    select p.video_id
-    from previous as p
-    inner join catalogue as c on p.video_id = c.video_id
-    where p.creator_id_applied is null or p.creator_id_applied <> c.creator_id
-),
-
+-- The touched videos (new ledger rows, or a catalogue creator other than the one applied),
+-- each with its stored state and whether it is recomputed from its ledger rows.
 state as (
     select
-        t.video_id,
+        coalesce(b.video_id, p.video_id) as video_id,
         c.creator_id as current_creator_id,
         case
             when p.video_id is null then 1
@@ -88,114 +85,103 @@ state as (
         p.watches as old_watches,
         p.watch_sec as old_watch_sec,
         p.counted_events as old_counted_events
-    from touched as t
-    left join previous as p on t.video_id = p.video_id
-    left join catalogue as c on t.video_id = c.video_id
+    from (select distinct video_id from new_rows) as b
+    full outer join previous as p on b.video_id = p.video_id
+    left join catalogue as c on coalesce(b.video_id, p.video_id) = c.video_id
+    where b.video_id is not null
+       or (c.video_id is not null
+           and (p.creator_id_applied is null or p.creator_id_applied <> c.creator_id))
 ),
 
+-- Every touched video with the new ledger rows it adds to its stored mass (creator unchanged;
+-- the current creator's rows skipped) and its new anchor greatest(L, max new t).
 combine_rows as (
     select
-        n.video_id,
+        s.*,
         n.event_type,
         n.occurred_epoch,
         n.sign,
         n.weight,
-        n.counted_watch_sec
-    from new_rows as n
-    inner join state as s on n.video_id = s.video_id
-    where s.needs_recompute = 0
-      and (s.current_creator_id is null or n.user_id <> s.current_creator_id)
-),
-
-combine_max as (
-    select
-        video_id,
-        max(occurred_epoch) as batch_max_epoch,
-        max(case when sign < 0 then 1 else 0 end) as has_displacement
-    from combine_rows
-    group by video_id
+        n.counted_watch_sec,
+        max(n.occurred_epoch) over (partition by s.video_id) as batch_max_epoch
+    from state as s
+    left join new_rows as n
+        on n.video_id = s.video_id
+        and s.needs_recompute = 0
+        and (s.current_creator_id is null or n.user_id <> s.current_creator_id)
 ),
 
 combine_anchor as (
     select
-        s.*,
-        coalesce(m.has_displacement, 0) as has_displacement,
+        *,
         case
-            when s.old_anchor_epoch is null then m.batch_max_epoch
-            when m.batch_max_epoch is null then s.old_anchor_epoch
-            when m.batch_max_epoch > s.old_anchor_epoch then m.batch_max_epoch
-            else s.old_anchor_epoch
+            when old_anchor_epoch is null then batch_max_epoch
+            when batch_max_epoch is null then old_anchor_epoch
+            when batch_max_epoch > old_anchor_epoch then batch_max_epoch
+            else old_anchor_epoch
         end as new_anchor_epoch
-    from state as s
-    left join combine_max as m on s.video_id = m.video_id
-    where s.needs_recompute = 0
+    from combine_rows
 ),
 
-combine_added as (
+combine_sums as (
     select
-        r.video_id,
-        sum(r.weight * {{ exp2('(r.occurred_epoch - a.new_anchor_epoch) / ' ~ half_life) }}) as added_mass,
-        sum(abs(r.weight) * {{ exp2('(r.occurred_epoch - a.new_anchor_epoch) / ' ~ half_life) }}) as added_abs_mass,
-        sum(case when r.event_type = 'like' then r.sign else 0 end) as added_likes,
-        sum(case when r.event_type = 'comment' then r.sign else 0 end) as added_comments,
-        sum(case when r.event_type = 'share' then r.sign else 0 end) as added_shares,
-        sum(case when r.event_type = 'watch' then r.sign else 0 end) as added_watches,
-        sum(r.counted_watch_sec) as added_watch_sec,
-        sum(r.sign) as added_counted_events
-    from combine_rows as r
-    inner join combine_anchor as a on r.video_id = a.video_id
-    group by r.video_id
-),
-
-combine_kept as (
-    select
-        a.*,
+        video_id,
+        current_creator_id,
+        needs_recompute,
+        new_anchor_epoch,
         case
-            when a.old_anchor_epoch is null or a.old_decayed_mass is null then 0
-            else a.old_decayed_mass
-                * {{ exp2('(a.old_anchor_epoch - a.new_anchor_epoch) / ' ~ half_life) }}
+            when old_anchor_epoch is null or old_decayed_mass is null then 0
+            else old_decayed_mass
+                * {{ exp2('(old_anchor_epoch - new_anchor_epoch) / ' ~ half_life) }}
         end as kept_mass,
-        coalesce(d.added_mass, 0) as added_mass,
-        coalesce(d.added_abs_mass, 0) as added_abs_mass,
-        coalesce(d.added_likes, 0) as added_likes,
-        coalesce(d.added_comments, 0) as added_comments,
-        coalesce(d.added_shares, 0) as added_shares,
-        coalesce(d.added_watches, 0) as added_watches,
-        coalesce(d.added_watch_sec, 0) as added_watch_sec,
-        coalesce(d.added_counted_events, 0) as added_counted_events
-    from combine_anchor as a
-    left join combine_added as d on a.video_id = d.video_id
+        coalesce(sum(weight * {{ exp2('(occurred_epoch - new_anchor_epoch) / ' ~ half_life) }}), 0)
+            as added_mass,
+        coalesce(
+            sum(abs(weight) * {{ exp2('(occurred_epoch - new_anchor_epoch) / ' ~ half_life) }}), 0
+        ) as added_abs_mass,
+        coalesce(old_likes, 0) + sum(case when event_type = 'like' then sign else 0 end) as likes,
+        coalesce(old_comments, 0) + sum(case when event_type = 'comment' then sign else 0 end)
+            as comments,
+        coalesce(old_shares, 0) + sum(case when event_type = 'share' then sign else 0 end)
+            as shares,
+        coalesce(old_watches, 0) + sum(case when event_type = 'watch' then sign else 0 end)
+            as watches,
+        coalesce(old_watch_sec, 0) + coalesce(sum(counted_watch_sec), 0) as watch_sec,
+        coalesce(old_counted_events, 0) + coalesce(sum(sign), 0) as counted_events,
+        max(case when sign < 0 then 1 else 0 end) as has_displacement
+    from combine_anchor
+    group by
+        video_id, current_creator_id, needs_recompute, new_anchor_epoch, old_anchor_epoch,
+        old_decayed_mass, old_likes, old_comments, old_shares, old_watches, old_watch_sec,
+        old_counted_events
 ),
 
 combined as (
     select
         video_id,
-        current_creator_id as creator_id_applied,
+        current_creator_id,
+        needs_recompute,
         new_anchor_epoch as anchor_epoch,
         kept_mass + added_mass as decayed_mass,
-        coalesce(old_likes, 0) + added_likes as likes,
-        coalesce(old_comments, 0) + added_comments as comments,
-        coalesce(old_shares, 0) + added_shares as shares,
-        coalesce(old_watches, 0) + added_watches as watches,
-        coalesce(old_watch_sec, 0) + added_watch_sec as watch_sec,
-        coalesce(old_counted_events, 0) + added_counted_events as counted_events,
+        likes,
+        comments,
+        shares,
+        watches,
+        watch_sec,
+        counted_events,
         case
             when has_displacement = 1
                 and abs(kept_mass + added_mass) <= 1e-6 * (abs(kept_mass) + added_abs_mass)
                 then 1
             else 0
         end as lost_precision
-    from combine_kept
+    from combine_sums
 ),
 
 recompute_videos as (
     select video_id, current_creator_id
-    from state
-    where needs_recompute = 1
-    union all
-    select video_id, creator_id_applied as current_creator_id
     from combined
-    where lost_precision = 1
+    where needs_recompute = 1 or lost_precision = 1
 ),
 {% else %}
 recompute_videos as (
@@ -205,87 +191,79 @@ recompute_videos as (
 ),
 {% endif %}
 
-net_events as (
+-- Every ledger event of a recomputed video, its +1/-1 rows netted; it counts when its net
+-- sign is positive and it is not the current creator's.
+recompute_events as (
     select
-        l.video_id,
-        l.event_id,
-        l.user_id,
+        r.video_id,
+        r.current_creator_id,
         l.event_type,
-        sum(l.sign) as net_sign,
+        case
+            when sum(l.sign) > 0
+                and (r.current_creator_id is null or l.user_id <> r.current_creator_id)
+                then 1
+            else 0
+        end as counts,
         max(case when l.sign > 0 then l.occurred_epoch end) as occurred_epoch,
         max(case when l.sign > 0 then l.weight end) as weight,
         max(case when l.sign > 0 then l.counted_watch_sec end) as counted_watch_sec
-    from ledger as l
-    inner join recompute_videos as r on l.video_id = r.video_id
-    group by l.video_id, l.event_id, l.user_id, l.event_type
-),
-
-counted as (
-    select n.*
-    from net_events as n
-    inner join recompute_videos as r on n.video_id = r.video_id
-    where n.net_sign > 0
-      and (r.current_creator_id is null or n.user_id <> r.current_creator_id)
+    from recompute_videos as r
+    left join ledger as l on l.video_id = r.video_id
+    group by r.video_id, r.current_creator_id, l.event_id, l.user_id, l.event_type
 ),
 
 recompute_anchor as (
-    select video_id, max(occurred_epoch) as anchor_epoch
-    from counted
-    group by video_id
-),
-
-recompute_sums as (
     select
-        c.video_id,
-        sum(c.weight * {{ exp2('(c.occurred_epoch - a.anchor_epoch) / ' ~ half_life) }}) as decayed_mass,
-        sum(case when c.event_type = 'like' then 1 else 0 end) as likes,
-        sum(case when c.event_type = 'comment' then 1 else 0 end) as comments,
-        sum(case when c.event_type = 'share' then 1 else 0 end) as shares,
-        sum(case when c.event_type = 'watch' then 1 else 0 end) as watches,
-        sum(c.counted_watch_sec) as watch_sec,
-        count(*) as counted_events
-    from counted as c
-    inner join recompute_anchor as a on c.video_id = a.video_id
-    group by c.video_id
+        *,
+        max(case when counts = 1 then occurred_epoch end) over (partition by video_id)
+            as anchor_epoch
+    from recompute_events
 ),
 
 recomputed as (
     select
-        r.video_id,
-        r.current_creator_id as creator_id_applied,
-        a.anchor_epoch,
-        coalesce(s.decayed_mass, 0) as decayed_mass,
-        coalesce(s.likes, 0) as likes,
-        coalesce(s.comments, 0) as comments,
-        coalesce(s.shares, 0) as shares,
-        coalesce(s.watches, 0) as watches,
-        coalesce(s.watch_sec, 0) as watch_sec,
-        coalesce(s.counted_events, 0) as counted_events
-    from recompute_videos as r
-    left join recompute_anchor as a on r.video_id = a.video_id
-    left join recompute_sums as s on r.video_id = s.video_id
+        video_id,
+        current_creator_id,
+        anchor_epoch,
+        coalesce(
+            sum(
+                case
+                    when counts = 1
+                        then weight * {{ exp2('(occurred_epoch - anchor_epoch) / ' ~ half_life) }}
+                end
+            ),
+            0
+        ) as decayed_mass,
+        sum(case when counts = 1 and event_type = 'like' then 1 else 0 end) as likes,
+        sum(case when counts = 1 and event_type = 'comment' then 1 else 0 end) as comments,
+        sum(case when counts = 1 and event_type = 'share' then 1 else 0 end) as shares,
+        sum(case when counts = 1 and event_type = 'watch' then 1 else 0 end) as watches,
+        coalesce(sum(case when counts = 1 then counted_watch_sec end), 0) as watch_sec,
+        sum(counts) as counted_events
+    from recompute_anchor
+    group by video_id, current_creator_id, anchor_epoch
 ),
 
 final as (
 {%- if is_incremental() %}
     select
-        video_id, creator_id_applied, anchor_epoch, decayed_mass,
+        video_id, current_creator_id, anchor_epoch, decayed_mass,
         likes, comments, shares, watches, watch_sec, counted_events
     from combined
-    where lost_precision = 0
+    where needs_recompute = 0 and lost_precision = 0
 
     union all
 {%- endif %}
 
     select
-        video_id, creator_id_applied, anchor_epoch, decayed_mass,
+        video_id, current_creator_id, anchor_epoch, decayed_mass,
         likes, comments, shares, watches, watch_sec, counted_events
     from recomputed
 )
 
 select
     cast(video_id as {{ dbt.type_string() }}) as video_id,
-    cast(creator_id_applied as {{ dbt.type_string() }}) as creator_id_applied,
+    cast(current_creator_id as {{ dbt.type_string() }}) as creator_id_applied,
     cast(anchor_epoch as {{ type_double() }}) as anchor_epoch,
     cast(decayed_mass as {{ type_double() }}) as decayed_mass,
     cast(likes as {{ dbt.type_bigint() }}) as likes,
@@ -295,4 +273,5 @@ select
     cast(watch_sec as {{ type_double() }}) as watch_sec,
     cast(counted_events as {{ dbt.type_bigint() }}) as counted_events,
     cast((select max_batch_id from ledger_watermark) as {{ dbt.type_bigint() }}) as applied_batch_id
+    {{ state_bucket_column(['video_id']) }}
 from final

@@ -2,7 +2,9 @@
     config(
         materialized='incremental',
         unique_key=['user_id', 'video_id'],
-        incremental_strategy=var('incremental_strategy', 'delete+insert'),
+        incremental_strategy=state_strategy(),
+        partition_by=state_partition_by(),
+        post_hook="{{ state_drop_stage() }}",
         on_schema_change='fail',
     )
 }}
@@ -68,41 +70,40 @@ pairs as (
     left join catalogue as c on t.video_id = c.video_id
 ),
 
-net_events as (
-    select
-        l.user_id,
-        l.video_id,
-        l.event_id,
-        l.event_type,
-        sum(l.sign) as net_sign,
-        max(case when l.sign > 0 then l.occurred_epoch end) as occurred_epoch,
-        max(case when l.sign > 0 then l.weight end) as weight,
-        max(case when l.sign > 0 then l.counted_watch_sec end) as counted_watch_sec
-    from ledger as l
-    inner join touched_pairs as t on l.user_id = t.user_id and l.video_id = t.video_id
-    group by l.user_id, l.video_id, l.event_id, l.event_type
-),
-
-aggregated as (
+-- Every ledger event of a touched pair, its +1/-1 rows netted; it counts when its net sign is
+-- positive and the pair is not the creator's (one read of `pairs`: Spark computes a CTE at
+-- every read).
+pair_events as (
     select
         p.user_id,
         p.video_id,
         p.current_creator_id,
         p.is_creator,
-        sum(case when n.event_type = 'like' then 1 else 0 end) as likes,
-        sum(case when n.event_type = 'comment' then 1 else 0 end) as comments,
-        sum(case when n.event_type = 'share' then 1 else 0 end) as shares,
-        sum(case when n.event_type = 'watch' then 1 else 0 end) as watches,
-        sum(coalesce(n.counted_watch_sec, 0)) as watch_sec,
-        sum(coalesce(n.weight, 0)) as interaction_weight,
-        max(n.occurred_epoch) as last_event_epoch
+        l.event_type,
+        case when sum(l.sign) > 0 and p.is_creator = 0 then 1 else 0 end as counts,
+        max(case when l.sign > 0 then l.occurred_epoch end) as occurred_epoch,
+        max(case when l.sign > 0 then l.weight end) as weight,
+        max(case when l.sign > 0 then l.counted_watch_sec end) as counted_watch_sec
     from pairs as p
-    left join net_events as n
-        on p.user_id = n.user_id
-        and p.video_id = n.video_id
-        and n.net_sign > 0
-        and p.is_creator = 0
-    group by p.user_id, p.video_id, p.current_creator_id, p.is_creator
+    left join ledger as l on l.user_id = p.user_id and l.video_id = p.video_id
+    group by p.user_id, p.video_id, p.current_creator_id, p.is_creator, l.event_id, l.event_type
+),
+
+aggregated as (
+    select
+        user_id,
+        video_id,
+        current_creator_id,
+        is_creator,
+        sum(case when counts = 1 and event_type = 'like' then 1 else 0 end) as likes,
+        sum(case when counts = 1 and event_type = 'comment' then 1 else 0 end) as comments,
+        sum(case when counts = 1 and event_type = 'share' then 1 else 0 end) as shares,
+        sum(case when counts = 1 and event_type = 'watch' then 1 else 0 end) as watches,
+        sum(case when counts = 1 then counted_watch_sec else 0 end) as watch_sec,
+        sum(case when counts = 1 then weight else 0 end) as interaction_weight,
+        max(case when counts = 1 then occurred_epoch end) as last_event_epoch
+    from pair_events
+    group by user_id, video_id, current_creator_id, is_creator
 )
 
 select
@@ -119,4 +120,5 @@ select
     case when is_creator = 1 then true else false end as is_creator,
     cast(current_creator_id as {{ dbt.type_string() }}) as creator_id_applied,
     cast((select max_batch_id from ledger_watermark) as {{ dbt.type_bigint() }}) as applied_batch_id
+    {{ state_bucket_column(['user_id', 'video_id']) }}
 from aggregated

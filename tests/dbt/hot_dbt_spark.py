@@ -1,0 +1,127 @@
+"""Helpers for the dbt tests on Spark: one local session, raw tables as parquet, dbt runs.
+
+dbt-spark's ``session`` method runs dbt's SQL in this process's Spark session: it calls
+``SparkSession.builder.getOrCreate()`` with the profile's settings, so a session started here
+first (with the settings the profile gives a new one) is the one dbt uses, and the tests load
+and read the same tables through it. Each scenario works in its own schema prefix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pyspark.sql import SparkSession
+
+from tests.dbt.hot_dbt_helpers import invoke_dbt, raw_rows
+
+MASTER = "local[2]"
+
+# The raw tables that ingest writes (hot/warehouse.py), as Spark DDL.
+RAW_COLUMNS = {
+    "events": "event_id string, type string, video_id string, user_id string, "
+    "occurred_at timestamp, watch_time_sec double, batch_id bigint, source_file string, "
+    "line_no int, ingested_at timestamp",
+    "videos": "video_id string, title string, thumbnail_url string, creator_id string, "
+    "published_at timestamp, batch_id bigint, source_file string, line_no int, "
+    "ingested_at timestamp",
+    "creators": "creator_id string, name string, avatar_url string, batch_id bigint, "
+    "source_file string, line_no int, ingested_at timestamp",
+    "moderation": "video_id string, status string, decided_at timestamp, reason string, "
+    "batch_id bigint, source_file string, line_no int, ingested_at timestamp",
+}
+
+
+def start_session(data_dir: Path) -> SparkSession:
+    """A local Spark session set up as dbt/profiles.yml's ``spark`` target sets up the one it
+    creates under ``HOT_DATA_DIR=data_dir`` (warehouse, Derby metastore, UTC)."""
+    spark_dir = data_dir / "spark"
+    spark = (
+        SparkSession.builder.master(MASTER)
+        .appName("imoutotv-hot-tests")
+        .enableHiveSupport()
+        .config("spark.sql.warehouse.dir", str(spark_dir / "warehouse"))
+        .config(
+            "spark.hadoop.javax.jdo.option.ConnectionURL",
+            f"jdbc:derby:;databaseName={spark_dir / 'metastore_db'};create=true",
+        )
+        .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={spark_dir}")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.shuffle.partitions", "8")
+        .config("spark.ui.enabled", "false")
+        .getOrCreate()
+    )
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark
+
+
+def _utc(value: Any) -> Any:
+    # The dataset's timestamps are naive UTC; pyspark reads a naive datetime as local time.
+    return value.replace(tzinfo=UTC) if isinstance(value, datetime) else value
+
+
+@dataclass(frozen=True)
+class SparkWarehouse:
+    """The session and its ``HOT_DATA_DIR`` (warehouse and metastore under ``spark/``)."""
+
+    spark: SparkSession
+    data_dir: Path
+
+    def schema(self, name: str) -> SparkSchema:
+        """A scenario of its own in the shared session, its raw tables created empty."""
+        schema = SparkSchema(self.spark, self.data_dir, name)
+        schema.create_raw()
+        return schema
+
+
+@dataclass(frozen=True)
+class SparkSchema:
+    """One scenario in the shared session: raw tables in ``<name>_raw``, the models in
+    ``<name>_staging``, ``<name>_intermediate`` and ``<name>_marts``."""
+
+    spark: SparkSession
+    data_dir: Path
+    name: str
+
+    def env(self) -> dict[str, str]:
+        """The HOT_* variables that point the dbt profile at this schema on Spark."""
+        return {
+            "HOT_ENGINE": "spark",
+            "HOT_DATA_DIR": str(self.data_dir),
+            "HOT_SPARK_MASTER": MASTER,
+            "HOT_SPARK_SCHEMA": self.name,
+            "HOT_RAW_SCHEMA": f"{self.name}_raw",
+        }
+
+    def create_raw(self) -> None:
+        """Create the empty raw tables (parquet)."""
+        self.spark.sql(f"create database if not exists {self.name}_raw")
+        for table, columns in RAW_COLUMNS.items():
+            self.spark.sql(
+                f"create table if not exists {self.name}_raw.{table} ({columns}) using parquet"
+            )
+
+    def insert_raw(
+        self,
+        data: dict[str, list[dict]],
+        meta_batches: Iterable[int],
+        event_batch: dict[int, int],
+    ) -> None:
+        """Append the rows ``raw_rows`` gives (the DuckDB tests' rows) to the raw tables."""
+        for table, rows in raw_rows(data, meta_batches, event_batch).items():
+            if rows:
+                frame = self.spark.createDataFrame(
+                    [tuple(_utc(v) for v in row) for row in rows], RAW_COLUMNS[table]
+                )
+                frame.write.insertInto(f"{self.name}_raw.{table}")
+
+    def query(self, sql: str) -> list[dict[str, Any]]:
+        """Rows of ``sql`` as dicts."""
+        return [row.asDict() for row in self.spark.sql(sql).collect()]
+
+    def dbt(self, work_dir: Path, *args: str, dbt_vars: dict | None = None) -> Any:
+        """``invoke_dbt`` on the Spark target, in this schema."""
+        return invoke_dbt(self.env(), work_dir, *args, dbt_vars=dbt_vars)
