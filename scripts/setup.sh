@@ -9,12 +9,14 @@ PY=${PYTHON:-python3}
   echo "setup: Python >= 3.11 is required (found $("$PY" --version 2>&1))" >&2; exit 1; }
 
 # System packages: redis-server (embedded Redis), chromium (UI tests), wrk (API benchmark),
-# Java 17+ (the local Spark session of HOT_ENGINE=spark and its tests).
+# Java 17+ (the local Spark session of HOT_ENGINE=spark and its tests, the embedded Kafka broker),
+# maven (fetches the Kafka jars below).
 java_major() { java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -1; }
 missing=()
 command -v redis-server >/dev/null || missing+=(redis-server)
 command -v chromium >/dev/null || missing+=(chromium)
 command -v wrk >/dev/null || missing+=(wrk)
+command -v mvn >/dev/null || missing+=(maven)
 [ "$(java_major 2>/dev/null || true)" -ge 17 ] 2>/dev/null || missing+=(openjdk-17-jre-headless)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing system packages: ${missing[*]}"
@@ -27,7 +29,17 @@ fi
 # Python environment, pinned by constraints.txt (the versions the test suite passed with).
 if [ ! -x .venv/bin/python ]; then "$PY" -m venv .venv; fi
 .venv/bin/python -m pip install -q --upgrade pip uv
-.venv/bin/uv pip install -q --python .venv/bin/python -c constraints.txt -e ".[test,spark]"
+.venv/bin/uv pip install -q --python .venv/bin/python -c constraints.txt -e ".[test,spark,kafka]"
+
+# Jars of the embedded Kafka broker (`hot kafka`, SPEC §2b) from Maven Central, by `mvn` from
+# the pom beside them: fetched here, never at run time. Skipped when already there.
+if [ ! -f vendor/kafka/jars/.complete ]; then
+  echo "setup: fetching the Kafka broker jars (mvn)"
+  rm -rf vendor/kafka/jars
+  mvn -q -B -f vendor/kafka/pom.xml dependency:copy-dependencies \
+    -DincludeScope=runtime -DoutputDirectory="$PWD/vendor/kafka/jars"
+  touch vendor/kafka/jars/.complete
+fi
 
 # dbt manifest for Dagster (parsed offline; no packages to download).
 (cd dbt && DBT_SEND_ANONYMOUS_USAGE_STATS=false ../.venv/bin/dbt parse --quiet --profiles-dir .)
