@@ -1,6 +1,9 @@
 -- The moderation review queue: undecided / pending_review catalogue videos that would rank in
 -- the top var('top_n') if approved (they beat the N-th video of fct_hot_feed in the feed's
--- order, or the feed has fewer than N videos), by that would-be score. Grain = video_id.
+-- order, or the feed has fewer than N videos), by that would-be score; and every video held
+-- for a ring (SPEC §3b), whatever its would-be rank. queue_reason: `coordinated_engagement`
+-- for a held video (with the ring's accounts and window), else `would_trend`.
+-- Grain = video_id.
 {%- set half_life = "cast(" ~ (var('half_life_hours') * 3600) ~ " as " ~ type_double() ~ ")" -%}
 {%- set now_epoch = var('now_epoch', none) -%}
 {%- if now_epoch is none -%}{%- set now_epoch = run_started_at.timestamp() -%}{%- endif -%}
@@ -9,7 +12,7 @@
 with candidates as (
     select *
     from {{ ref('int_scored_videos') }}
-    where moderation_status in ('undecided', 'pending_review')
+    where moderation_status in ('undecided', 'pending_review') or hold_reason is not null
 ),
 
 merged as (
@@ -67,7 +70,12 @@ select
     c.shares,
     {{ to_timestamp_from_epoch(now_sql) }} as generated_at,
     c.moderation_status,
-    c.score_log2
+    c.score_log2,
+    coalesce(c.hold_reason, 'would_trend') as queue_reason,
+    c.ring_accounts,
+    c.ring_accounts_sample,
+    c.ring_window_start,
+    c.ring_window_end
 from queued as q
 inner join candidates as c on q.video_id = c.video_id
-where q.would_be_rank <= {{ var('top_n') }}
+where q.would_be_rank <= {{ var('top_n') }} or c.hold_reason is not null
