@@ -16,6 +16,10 @@ select
     coalesce(m.moderation_status, 'undecided') as moderation_status,
     s.anchor_epoch,
     s.decayed_mass,
+    s.likes_mass,
+    s.comments_mass,
+    s.watch_mass,
+    s.shares_mass,
     case
         when s.decayed_mass > 0
             then {{ log2('s.decayed_mass') }} + s.anchor_epoch / {{ half_life }}

@@ -11,17 +11,21 @@
 {#-
   Forward-decayed score state per video (SPEC §3), maintained incrementally.
 
-  Per video: anchor_epoch L (a landmark: the latest counted event time seen) and
-  decayed_mass = sum(weight * 2^((t - L) / half_life)); every exponent is <= 0, so the mass is
-  finite over any span of event time. hotScore(now) = decayed_mass * 2^((L - now) / half_life).
+  Per video: anchor_epoch L (a landmark: the latest counted event time seen) and one mass per
+  signal, <signal>_mass = sum over that signal's counted events of weight * 2^((t - L) / half_life)
+  (likes, comments, watch, shares: the explain endpoint's parts, SPEC §5); every exponent is
+  <= 0, so the masses are finite over any span of event time. decayed_mass is their sum and
+  hotScore(now) = decayed_mass * 2^((L - now) / half_life); each signal's part of it is its
+  mass times the same factor, so the parts add up to the score.
 
   A run reads the ledger rows newer than max(applied_batch_id) and writes only touched videos:
-  - creator unchanged: new_L = greatest(L, max new t);
+  - creator unchanged: new_L = greatest(L, max new t); per signal
       new_mass = mass * 2^((L - new_L)/h) + sum(new weight * 2^((t - new_L)/h)),
     skipping rows of the current creator (a displaced like/share arrives as a -1 row);
   - new video, catalogue row arrived or creator changed (catalogue vs creator_id_applied,
     also when the video got no events this run), or a displacement cancelled almost all of
-    the mass (|new_mass| <= 1e-6 * sum |terms|): recompute the video from its ledger rows,
+    a signal's mass (|new_mass| <= 1e-6 * sum |terms|, likes or shares: the only signals
+    with -1 rows): recompute the video from its ledger rows,
     netting each event's +1/-1 rows and excluding the current creator's events.
   Videos not yet in the catalogue are scored with no creator exclusion
   (creator_id_applied null) and are recomputed when their catalogue row arrives.
@@ -30,6 +34,9 @@
   (a CTE read twice by two CTEs that are each read twice is computed four times).
 -#}
 {%- set half_life = "cast(" ~ (var('half_life_hours') * 3600) ~ " as " ~ type_double() ~ ")" -%}
+{#- (mass column prefix, event_type) per signal; likes and shares can be displaced (-1 rows) -#}
+{%- set signals = [('likes', 'like'), ('comments', 'comment'), ('watch', 'watch'), ('shares', 'share')] -%}
+{%- set displaceable = [('likes', 'like'), ('shares', 'share')] -%}
 
 with ledger as (
     select
@@ -78,7 +85,9 @@ state as (
             else 0
         end as needs_recompute,
         p.anchor_epoch as old_anchor_epoch,
-        p.decayed_mass as old_decayed_mass,
+        {%- for s, _ in signals %}
+        p.{{ s }}_mass as old_{{ s }}_mass,
+        {%- endfor %}
         p.likes as old_likes,
         p.comments as old_comments,
         p.shares as old_shares,
@@ -123,22 +132,32 @@ combine_anchor as (
     from combine_rows
 ),
 
+-- Each new row's term against the new anchor.
+combine_terms as (
+    select
+        *,
+        weight * {{ exp2('(occurred_epoch - new_anchor_epoch) / ' ~ half_life) }} as term
+    from combine_anchor
+),
+
 combine_sums as (
     select
         video_id,
         current_creator_id,
         needs_recompute,
         new_anchor_epoch,
+        {%- for s, t in signals %}
         case
-            when old_anchor_epoch is null or old_decayed_mass is null then 0
-            else old_decayed_mass
+            when old_anchor_epoch is null or old_{{ s }}_mass is null then 0
+            else old_{{ s }}_mass
                 * {{ exp2('(old_anchor_epoch - new_anchor_epoch) / ' ~ half_life) }}
-        end as kept_mass,
-        coalesce(sum(weight * {{ exp2('(occurred_epoch - new_anchor_epoch) / ' ~ half_life) }}), 0)
-            as added_mass,
-        coalesce(
-            sum(abs(weight) * {{ exp2('(occurred_epoch - new_anchor_epoch) / ' ~ half_life) }}), 0
-        ) as added_abs_mass,
+        end as kept_{{ s }},
+        coalesce(sum(case when event_type = '{{ t }}' then term end), 0) as added_{{ s }},
+        {%- endfor %}
+        {%- for s, t in displaceable %}
+        coalesce(sum(case when event_type = '{{ t }}' then abs(term) end), 0) as added_abs_{{ s }},
+        max(case when event_type = '{{ t }}' and sign < 0 then 1 else 0 end) as displaced_{{ s }},
+        {%- endfor %}
         coalesce(old_likes, 0) + sum(case when event_type = 'like' then sign else 0 end) as likes,
         coalesce(old_comments, 0) + sum(case when event_type = 'comment' then sign else 0 end)
             as comments,
@@ -147,13 +166,12 @@ combine_sums as (
         coalesce(old_watches, 0) + sum(case when event_type = 'watch' then sign else 0 end)
             as watches,
         coalesce(old_watch_sec, 0) + coalesce(sum(counted_watch_sec), 0) as watch_sec,
-        coalesce(old_counted_events, 0) + coalesce(sum(sign), 0) as counted_events,
-        max(case when sign < 0 then 1 else 0 end) as has_displacement
-    from combine_anchor
+        coalesce(old_counted_events, 0) + coalesce(sum(sign), 0) as counted_events
+    from combine_terms
     group by
         video_id, current_creator_id, needs_recompute, new_anchor_epoch, old_anchor_epoch,
-        old_decayed_mass, old_likes, old_comments, old_shares, old_watches, old_watch_sec,
-        old_counted_events
+        {%- for s, _ in signals %} old_{{ s }}_mass,{% endfor %}
+        old_likes, old_comments, old_shares, old_watches, old_watch_sec, old_counted_events
 ),
 
 combined as (
@@ -162,7 +180,9 @@ combined as (
         current_creator_id,
         needs_recompute,
         new_anchor_epoch as anchor_epoch,
-        kept_mass + added_mass as decayed_mass,
+        {%- for s, _ in signals %}
+        kept_{{ s }} + added_{{ s }} as {{ s }}_mass,
+        {%- endfor %}
         likes,
         comments,
         shares,
@@ -170,9 +190,11 @@ combined as (
         watch_sec,
         counted_events,
         case
-            when has_displacement = 1
-                and abs(kept_mass + added_mass) <= 1e-6 * (abs(kept_mass) + added_abs_mass)
+            {%- for s, _ in displaceable %}
+            when displaced_{{ s }} = 1
+                and abs(kept_{{ s }} + added_{{ s }}) <= 1e-6 * (abs(kept_{{ s }}) + added_abs_{{ s }})
                 then 1
+            {%- endfor %}
             else 0
         end as lost_precision
     from combine_sums
@@ -225,15 +247,17 @@ recomputed as (
         video_id,
         current_creator_id,
         anchor_epoch,
+        {%- for s, t in signals %}
         coalesce(
             sum(
                 case
-                    when counts = 1
+                    when counts = 1 and event_type = '{{ t }}'
                         then weight * {{ exp2('(occurred_epoch - anchor_epoch) / ' ~ half_life) }}
                 end
             ),
             0
-        ) as decayed_mass,
+        ) as {{ s }}_mass,
+        {%- endfor %}
         sum(case when counts = 1 and event_type = 'like' then 1 else 0 end) as likes,
         sum(case when counts = 1 and event_type = 'comment' then 1 else 0 end) as comments,
         sum(case when counts = 1 and event_type = 'share' then 1 else 0 end) as shares,
@@ -247,7 +271,8 @@ recomputed as (
 final as (
 {%- if is_incremental() %}
     select
-        video_id, current_creator_id, anchor_epoch, decayed_mass,
+        video_id, current_creator_id, anchor_epoch,
+        {%- for s, _ in signals %} {{ s }}_mass,{% endfor %}
         likes, comments, shares, watches, watch_sec, counted_events
     from combined
     where needs_recompute = 0 and lost_precision = 0
@@ -256,7 +281,8 @@ final as (
 {%- endif %}
 
     select
-        video_id, current_creator_id, anchor_epoch, decayed_mass,
+        video_id, current_creator_id, anchor_epoch,
+        {%- for s, _ in signals %} {{ s }}_mass,{% endfor %}
         likes, comments, shares, watches, watch_sec, counted_events
     from recomputed
 )
@@ -265,7 +291,11 @@ select
     cast(video_id as {{ dbt.type_string() }}) as video_id,
     cast(current_creator_id as {{ dbt.type_string() }}) as creator_id_applied,
     cast(anchor_epoch as {{ type_double() }}) as anchor_epoch,
-    cast(decayed_mass as {{ type_double() }}) as decayed_mass,
+    cast(likes_mass + comments_mass + watch_mass + shares_mass as {{ type_double() }})
+        as decayed_mass,
+    {%- for s, _ in signals %}
+    cast({{ s }}_mass as {{ type_double() }}) as {{ s }}_mass,
+    {%- endfor %}
     cast(likes as {{ dbt.type_bigint() }}) as likes,
     cast(comments as {{ dbt.type_bigint() }}) as comments,
     cast(shares as {{ dbt.type_bigint() }}) as shares,

@@ -1,10 +1,14 @@
 -- The hot feed: the top var('top_n') approved catalogue videos by hotScore at `now`
 -- (var('now_epoch'), or the time this dbt run started), score desc then video_id asc.
+-- <signal>_part: that signal's decayed, weighted part of hot_score (likes, comments, watch,
+-- shares: they add up to hot_score; SPEC §5 explain).
 -- Grain = video_id (rank 1..n).
 {%- set half_life = "cast(" ~ (var('half_life_hours') * 3600) ~ " as " ~ type_double() ~ ")" -%}
 {%- set now_epoch = var('now_epoch', none) -%}
 {%- if now_epoch is none -%}{%- set now_epoch = run_started_at.timestamp() -%}{%- endif -%}
 {%- set now_sql = "cast(" ~ now_epoch ~ " as " ~ type_double() ~ ")" %}
+{#- hotScore(now) / mass: every signal's part (<signal>_part) decays by the same factor -#}
+{%- set decay = exp2('(anchor_epoch - ' ~ now_sql ~ ') / ' ~ half_life) %}
 
 with eligible as (
     select
@@ -16,6 +20,10 @@ with eligible as (
         avatar_url,
         anchor_epoch,
         decayed_mass,
+        likes_mass,
+        comments_mass,
+        watch_mass,
+        shares_mass,
         score_log2,
         likes,
         comments,
@@ -34,8 +42,7 @@ with eligible as (
 select
     cast(feed_rank as {{ dbt.type_bigint() }}) as rank,
     video_id,
-    cast(decayed_mass * {{ exp2('(anchor_epoch - ' ~ now_sql ~ ') / ' ~ half_life) }}
-        as {{ type_double() }}) as hot_score,
+    cast(decayed_mass * {{ decay }} as {{ type_double() }}) as hot_score,
     title,
     thumbnail_url,
     creator_id,
@@ -46,6 +53,10 @@ select
     cast(round(watch_sec) as {{ dbt.type_bigint() }}) as watch_time_sec,
     shares,
     {{ to_timestamp_from_epoch(now_sql) }} as generated_at,
-    score_log2
+    score_log2,
+    {%- for s in ['likes', 'comments', 'watch', 'shares'] %}
+    cast({{ s }}_mass * {{ decay }} as {{ type_double() }}) as {{ s }}_part
+    {%- if not loop.last %},{% endif %}
+    {%- endfor %}
 from eligible
 where feed_rank <= {{ var('top_n') }}
