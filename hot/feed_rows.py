@@ -20,6 +20,10 @@ FEED_COLUMNS = (
     "watch_time_sec",
     "shares",
 )
+SIGNALS = ("likes", "comments", "watch", "shares")
+"""The signals a hot score is made of, in the order of the explain endpoint's parts."""
+PART_COLUMNS = tuple(f"{signal}_part" for signal in SIGNALS)
+"""fct_hot_feed's per-signal parts of ``hot_score`` (they add up to it), in ``SIGNALS`` order."""
 
 
 def thumbnail_fallback(video_id: str) -> str:
@@ -65,12 +69,25 @@ def item_payload(row: Sequence[Any]) -> dict[str, Any]:
     }
 
 
-def to_items(rows: Sequence[Sequence[Any]], extra: str | None = None) -> list[SnapshotItem]:
-    """Snapshot items from rows of ``FEED_COLUMNS`` (+ one optional extra payload field)."""
+def contributions(parts: Sequence[Any]) -> dict[str, float]:
+    """The ``contributions`` of an item's payload: each signal's part of its score at
+    ``generatedAt``, unrounded (the API rounds them so they add up to the served hotScore)."""
+    return {signal: float(part or 0.0) for signal, part in zip(SIGNALS, parts, strict=True)}
+
+
+def to_items(
+    rows: Sequence[Sequence[Any]], extra: str | None = None, *, parts: bool = False
+) -> list[SnapshotItem]:
+    """Snapshot items from rows of ``FEED_COLUMNS`` (+ ``PART_COLUMNS`` with ``parts``, as the
+    payload's ``contributions``) (+ one optional extra payload field)."""
     items = []
     for row in rows:
         payload = item_payload(row)
+        rest = row[len(FEED_COLUMNS) :]
+        if parts:
+            payload["contributions"] = contributions(rest[: len(PART_COLUMNS)])
+            rest = rest[len(PART_COLUMNS) :]
         if extra is not None:
-            payload[extra] = row[len(FEED_COLUMNS)]
+            payload[extra] = rest[0]
         items.append(SnapshotItem(video_id=row[0], score=float(row[1]), payload=payload))
     return items

@@ -20,7 +20,8 @@ SNAPSHOT_ID = re.compile(r"[0-9]{8}T[0-9]{6}-[0-9a-f]{6}")
 
 @dataclass(frozen=True)
 class SnapshotItem:
-    """One ranked video: its id, score at ``generatedAt`` and the API payload."""
+    """One ranked video: its id, score at ``generatedAt`` and the API payload (a feed item's
+    payload also holds ``contributions``, the score's per-signal parts: docs/architecture.md)."""
 
     video_id: str
     score: float

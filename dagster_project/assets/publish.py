@@ -1,5 +1,6 @@
 """Publish domain: the dbt marts → an atomic snapshot in Redis (``hot:global`` + payloads)."""
 
+import json
 from datetime import UTC, datetime
 
 from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
@@ -9,10 +10,16 @@ from dagster_project.assets.dbt import hot_dbt_assets
 from dagster_project.project import model_relation
 from dagster_project.resources import RedisResource, WarehouseResource
 from hot import keys
-from hot.feed_rows import FEED_COLUMNS, to_items
+from hot.feed_rows import FEED_COLUMNS, PART_COLUMNS, to_items
 from hot.redis_client import SyncRedis
 from hot.settings import get_settings
-from hot.snapshot import Snapshot, SnapshotItem, new_snapshot_id, publish_snapshot
+from hot.snapshot import (
+    Snapshot,
+    SnapshotItem,
+    format_timestamp,
+    new_snapshot_id,
+    publish_snapshot,
+)
 
 
 def _markdown_top(items: list[SnapshotItem], limit: int = 10) -> str:
@@ -47,6 +54,38 @@ def _restore_embeddings_pointer(client: SyncRedis) -> str | None:
     return on_disk[-1]
 
 
+QUEUE_COLUMNS = (
+    "moderation_status",
+    "queue_reason",
+    "ring_accounts",
+    "ring_accounts_sample",
+    "ring_window_start",
+    "ring_window_end",
+)
+"""What a review-queue row brings after ``FEED_COLUMNS`` (fct_review_queue)."""
+
+
+def _queue_items(queue: list[tuple]) -> list[SnapshotItem]:
+    """Review-queue rows (``FEED_COLUMNS``, ``QUEUE_COLUMNS``) as snapshot items whose payload
+    carries the status, the reason and, for a video a ring holds (SPEC §3b), the ring."""
+    width = len(FEED_COLUMNS)
+    items = to_items([row[: width + 1] for row in queue], extra="moderationStatus")
+    for item, row in zip(items, queue, strict=True):
+        reason, accounts, sample, start, end = row[width + 1 :]
+        item.payload["reason"] = reason
+        item.payload["ring"] = (
+            None
+            if accounts is None
+            else {
+                "accounts": int(accounts),
+                "sampleAccounts": json.loads(sample),
+                "windowStart": format_timestamp(start.replace(tzinfo=UTC)),
+                "windowEnd": format_timestamp(end.replace(tzinfo=UTC)),
+            }
+        )
+    return items
+
+
 @asset(
     deps=[
         get_asset_key_for_model([hot_dbt_assets], "fct_hot_feed"),
@@ -61,23 +100,26 @@ def hot_snapshot(
 ) -> MaterializeResult:
     """The moderation-filtered top N, swapped into Redis as one new snapshot."""
     cols = ", ".join(FEED_COLUMNS)
+    parts = ", ".join(PART_COLUMNS)
     with warehouse.connect(read_only=True) as con:
         feed = con.execute(
-            f"select {cols}, generated_at from {model_relation('fct_hot_feed')} order by rank"
+            f"select {cols}, {parts}, generated_at from {model_relation('fct_hot_feed')} "
+            "order by rank"
         ).fetchall()
         queue = con.execute(
-            f"select {cols}, moderation_status from {model_relation('fct_review_queue')} "
-            "order by rank"
+            f"select {cols}, {', '.join(QUEUE_COLUMNS)} "
+            f"from {model_relation('fct_review_queue')} order by rank"
         ).fetchall()
         statuses = con.execute(
             f"select video_id, moderation_status from {model_relation('dim_videos')}"
         ).fetchall()
-    generated_at = feed[0][len(FEED_COLUMNS)].replace(tzinfo=UTC) if feed else datetime.now(UTC)
+    generated_at = feed[0][-1].replace(tzinfo=UTC) if feed else datetime.now(UTC)
     snapshot = Snapshot(
         snapshot_id=new_snapshot_id(generated_at),
         generated_at=generated_at,
-        items=to_items([row[: len(FEED_COLUMNS)] for row in feed]),
-        queue=to_items(queue, extra="moderationStatus"),
+        # each item with its score's per-signal parts (the explain endpoint serves them)
+        items=to_items([row[:-1] for row in feed], parts=True),
+        queue=_queue_items(queue),
         video_status=dict(statuses),
     )
     client = redis.client()
