@@ -20,6 +20,7 @@ from dagster_project.sensors.embeddings import (
     embeddings_sensor,
     hot_embeddings_job,
 )
+from dagster_project.sensors.kafka import kafka_sensor
 from dagster_project.sensors.landing import landing_sensor
 from dagster_project.sensors.snapshot_watch import snapshot_watch_sensor
 
@@ -27,6 +28,6 @@ defs = Definitions(
     assets=[landing_files, hot_dbt_assets, hot_snapshot, embeddings],
     jobs=[hot_pipeline_job, hot_embeddings_job, hot_republish_job, hot_full_scan_checks_job],
     schedules=[embeddings_schedule, full_scan_checks_schedule],
-    sensors=[landing_sensor, embeddings_sensor, snapshot_watch_sensor],
+    sensors=[landing_sensor, kafka_sensor, embeddings_sensor, snapshot_watch_sensor],
     resources=default_resources(),
 )

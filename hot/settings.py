@@ -71,6 +71,24 @@ class Settings:
     """Mount the /bench/* comparison endpoints (``HOT_BENCH_ENDPOINTS=1``; bench/api.py only)."""
     redis_cluster: bool = False
     """``HOT_REDIS_URL`` is a node of a Redis Cluster (``HOT_REDIS_CLUSTER=1``)."""
+    engine: str = "duckdb"
+    """The engine of the Hot Score Job (``HOT_ENGINE``, SPEC §9): ``duckdb`` or ``spark``."""
+    spark_host: str | None = None
+    """A Spark Thrift Server to run on (``HOT_SPARK_HOST``); unset: a local session."""
+    spark_port: int = 10000
+    """Its port (``HOT_SPARK_PORT``)."""
+    spark_master: str = "local[*]"
+    """The master of the local session (``HOT_SPARK_MASTER``)."""
+    events_source: str = "files"
+    """Where engagement events come from (``HOT_EVENTS_SOURCE``): ``files`` (the landing
+    zone) or ``kafka`` (SPEC §2b)."""
+    kafka_topic: str = "hot.events"
+    """The topic of the events (``HOT_KAFKA_TOPIC``)."""
+    kafka_bootstrap: str = "localhost:9092"
+    """``bootstrap.servers`` of the Kafka cluster (``HOT_KAFKA_BOOTSTRAP``; `hot kafka`'s port
+    by default)."""
+    kafka_max_batch: int = 1_000_000
+    """At most this many messages of a partition in one micro-batch (``HOT_KAFKA_MAX_BATCH``)."""
 
     @property
     def landing_dir(self) -> Path:
@@ -140,6 +158,14 @@ class Settings:
             embed_every_batches=_env_int("HOT_EMBED_EVERY_BATCHES", 5),
             bench_endpoints=_env_bool("HOT_BENCH_ENDPOINTS", False),
             redis_cluster=_env_bool("HOT_REDIS_CLUSTER", False),
+            engine=(os.environ.get("HOT_ENGINE") or "duckdb").strip().lower(),
+            spark_host=_env_str("HOT_SPARK_HOST"),
+            spark_port=_env_int("HOT_SPARK_PORT", 10000),
+            spark_master=_env_str("HOT_SPARK_MASTER") or "local[*]",
+            events_source=(os.environ.get("HOT_EVENTS_SOURCE") or "files").strip().lower(),
+            kafka_topic=_env_str("HOT_KAFKA_TOPIC") or "hot.events",
+            kafka_bootstrap=_env_str("HOT_KAFKA_BOOTSTRAP") or "localhost:9092",
+            kafka_max_batch=_env_int("HOT_KAFKA_MAX_BATCH", 1_000_000),
         )
         if settings.creator_cap < 1:
             raise ValueError("HOT_CREATOR_CAP must be >= 1")
@@ -147,6 +173,12 @@ class Settings:
             raise ValueError("HOT_TOP_N must be >= 1")
         if not 0.0 <= settings.personal_blend <= 1.0:
             raise ValueError("HOT_PERSONAL_BLEND must be within [0, 1]")
+        if settings.events_source not in ("files", "kafka"):
+            raise ValueError("HOT_EVENTS_SOURCE must be 'files' or 'kafka'")
+        if settings.kafka_max_batch < 1:
+            raise ValueError("HOT_KAFKA_MAX_BATCH must be >= 1")
+        if settings.engine not in ("duckdb", "spark"):
+            raise ValueError("HOT_ENGINE must be 'duckdb' or 'spark'")
         if settings.redis_cluster and not settings.redis_url:
             # The embedded server started when the URL is unset is a single Redis.
             raise ValueError("HOT_REDIS_CLUSTER=1 needs HOT_REDIS_URL (any node of the cluster)")

@@ -13,8 +13,11 @@
                per CASE branch, NULL when valid), its detail, the raw line, the typed columns
     duplicates (shared, a temporary table) line numbers of valid lines whose event_id was
                seen first (earlier in raw.events, or on an earlier line of the file)
-  so quarantine, duplicates and the per-file counts are set operations. A twin for another
+  so quarantine, duplicates and the per-file counts are set operations. A range of Kafka
+  messages (SPEC §2b) goes the same way from `lines` on: `hot_ingest_message_lines` makes them
+  of a relation of (offset, value) rows, the offset as line_no. A twin for another
   engine implements the dispatched parts: `hot_param`, `hot_ingest_lines`,
+  `hot_ingest_message_lines`,
   `hot_ingest_fields`, `hot_parse_rfc3339`, `hot_octets`, `hot_blank` and
   `hot_create_temp_table`.
 -#}
@@ -138,6 +141,30 @@
     select line_no, line, raw, strlen(coalesce(line, raw)) as n_bytes from trimmed
 {%- endif %}
 {%- endmacro %}
+
+{#-
+  The lines of a range of Kafka messages in `relation` (columns offset, value: the message's
+  bytes, NULL for a message without a value), as `hot_ingest_lines` gives a file's: a message
+  is one line, its offset the line_no.
+-#}
+{% macro hot_ingest_message_lines(relation) -%}
+  {{ return(adapter.dispatch('hot_ingest_message_lines', 'imoutotv_hot')(relation)) }}
+{%- endmacro %}
+{% macro default__hot_ingest_message_lines(relation) -%}
+  {{ exceptions.raise_compiler_error('no Kafka ingest SQL for ' ~ adapter.type()) }}
+{%- endmacro %}
+
+{% macro duckdb__hot_ingest_message_lines(relation) -%}
+    select line_no, line,
+           case when line is null then decode(value, 'replace') end as raw,
+           octet_length(value) as n_bytes
+    from (
+        select "offset" as line_no, coalesce(value, '' :: blob) as value,
+               try(decode(coalesce(value, '' :: blob))) as line
+        from {{ relation }}
+    )
+{%- endmacro %}
+
 
 {#- Without a carriage return before the newline, and without the BOM opening the file. -#}
 {% macro _hot_trim_line(text) -%}
@@ -400,6 +427,8 @@
 
 {#- Temporary tables of the file being ingested: its lines, its stage, its duplicates. -#}
 {% macro hot_ingest_lines_relation() %}hot_ingest_lines{% endmacro %}
+{#- The messages of the Kafka range being ingested, as the ingest hands them over. -#}
+{% macro hot_ingest_messages_relation() %}hot_ingest_messages{% endmacro %}
 {% macro hot_ingest_stage_relation() %}hot_ingest_stage{% endmacro %}
 {% macro hot_ingest_duplicates_relation() %}hot_ingest_duplicates{% endmacro %}
 
@@ -451,9 +480,10 @@
 
 
 {#-
-  Every statement of the ingest, by name, as a JSON object: `<format>.lines` (jsonl, parquet),
-  `<source>.stage`, `<source>.duplicates`, `<source>.insert`, `quarantine`, `ledger`, `report`
-  and `drop` (a list). Their parameters: path, file, source, batch_id, ingested_at, now.
+  Every statement of the ingest, by name, as a JSON object: `<format>.lines` (jsonl, parquet,
+  messages), `<source>.stage`, `<source>.duplicates`, `<source>.insert`, `quarantine`, `ledger`,
+  `ranges` (the Kafka ledger), `report` and `drop` (a list). Their parameters: path, file,
+  source, batch_id, ingested_at, now; topic, topic_id, partition, start_offset, end_offset.
 -#}
 {% macro hot_ingest_statements() %}
   {%- set stage = hot_ingest_stage_relation() -%}
@@ -466,6 +496,8 @@
     {%- do out.update({format ~ '.lines': hot_create_temp_table(
         hot_ingest_lines_relation(), hot_ingest_lines(format))}) -%}
   {%- endfor -%}
+  {%- do out.update({'messages.lines': hot_create_temp_table(
+      hot_ingest_lines_relation(), hot_ingest_message_lines(hot_ingest_messages_relation()))}) -%}
   {%- for source, spec in hot_ingest_sources().items() -%}
     {%- set cols = spec['fields'] | map('first') | join(', ') -%}
     {%- do out.update({
@@ -487,6 +519,10 @@
         ~ "coalesce(sum(case when ingest_reason is not null then 1 else 0 end), 0) "
         ~ "as quarantined, (select count(*) from " ~ dups ~ ") as duplicates from "
         ~ stage ~ ") counts",
+    'ranges': "insert into raw.ingested_ranges select " ~ hot_param('topic') ~ ", "
+        ~ hot_param('topic_id') ~ ", " ~ hot_param('partition') ~ ", "
+        ~ hot_param('start_offset') ~ ", " ~ hot_param('end_offset') ~ ", "
+        ~ hot_param('file') ~ ", " ~ hot_param('batch_id') ~ ", " ~ hot_param('ingested_at'),
     'report': "select ingest_reason, count(*) from " ~ stage
         ~ " where ingest_reason is not null group by ingest_reason order by ingest_reason",
     'drop': ["drop table if exists " ~ hot_ingest_lines_relation(),
