@@ -1,4 +1,4 @@
-"""The `hot` console command: demo, run, embed, serve, simulate, token.
+"""The `hot` console command: demo, run, embed, serve, simulate, token, kafka.
 
 It sits on top of the layers: it may use the shared core (``hot``), the Dagster code
 (``dagster_project``) and the web service (``serving``), which never import it. Commands
@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from hot.cli.common import err
+from hot.cli.kafka import kafka
 from hot.cli.pipeline import embed, run
 from hot.cli.service import serve, token
 from hot.cli.stopping import Stopped, stop_signals
@@ -61,7 +62,7 @@ def cli() -> None:
     """The `hot` command group."""
 
 
-for command in (demo, run, embed, serve, simulate, token):
+for command in (demo, run, embed, serve, simulate, token, kafka):
     cli.add_command(command)
 
 

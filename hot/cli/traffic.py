@@ -6,8 +6,10 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -21,8 +23,12 @@ from hot.cli.common import (
     redis_for_command,
     verbose_option,
 )
+from hot.cli.kafka import DEFAULT_PORT, running_broker
 from hot.cli.stopping import cancel_launched_runs, current
 from hot.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from hot.local.simulate import Simulator
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 STOP_GRACE_SEC = 6.0
@@ -68,24 +74,61 @@ def simulate(batches: int, events: int, interval: float, catalogue: bool, seed: 
 @click.command(
     short_help="run everything on embedded defaults until Ctrl-C",
     help="Start an embedded Redis, the Dagster UI (with the landing sensor running), the API "
-    "and web page, a demo catalogue and a live stream of synthetic events.",
+    "and web page, a demo catalogue and a live stream of synthetic events (into the landing "
+    "zone, or with --source kafka into an embedded Kafka broker).",
 )
 @port_option
 @click.option("--dagster-port", type=int, default=3000, show_default=True, help="Dagster UI port")
 @events_option(default=2000)
 @interval_option(default=5.0)
+@click.option(
+    "--source",
+    type=click.Choice(["files", "kafka"]),
+    default="files",
+    show_default=True,
+    help="where the events go: the landing zone, or a Kafka broker started here (as `hot "
+    "kafka`) with HOT_EVENTS_SOURCE=kafka",
+)
+@click.option(
+    "--kafka-port", type=int, default=DEFAULT_PORT, show_default=True, help="the broker's port"
+)
 @verbose_option
-def demo(port: int, dagster_port: int, events: int, interval: float, verbose: bool) -> int:
+def demo(
+    port: int,
+    dagster_port: int,
+    events: int,
+    interval: float,
+    source: str,
+    kafka_port: int,
+    verbose: bool,
+) -> int:
     """Everything up on embedded defaults until Ctrl-C."""
     from hot.local.processes import become_subreaper
 
     os.environ.setdefault("HOT_DEV_LOGIN", "1")
     os.environ.setdefault("HOT_FEATURE_FLAG_DEFAULT", "1")
+    if source == "kafka":
+        os.environ["HOT_EVENTS_SOURCE"] = "kafka"
     get_settings.cache_clear()
     become_subreaper()  # what the Dagster processes leave behind stays ours to stop
-    with redis_for_command(get_settings()) as redis_server:
+    # The broker stops before Redis, both after the servers and runs.
+    with redis_for_command(get_settings()) as redis_server, ExitStack() as broker:
         keep = [redis_server.pid] if redis_server is not None and redis_server.pid else []
+        if source == "kafka":
+            kafka = broker.enter_context(running_broker(get_settings(), kafka_port, 3))
+            keep += [kafka.pid] if kafka.pid else []
         return _demo(get_settings(), port, dagster_port, events, interval, verbose, keep)
+
+
+def _event_sink(settings: Settings, sim: Simulator) -> Callable[[int], object]:
+    """Sends ``n`` synthetic events: a landing file, or messages to the topic (keyed by
+    video) when Kafka is the source."""
+    if settings.events_source != "kafka":
+        return sim.write_events
+    from hot.kafka import EventProducer
+
+    producer = EventProducer(settings.kafka_bootstrap, settings.kafka_topic)
+    return lambda n: producer.send(sim.events(n))
 
 
 def _demo(
@@ -109,6 +152,7 @@ def _demo(
 
     stops = current()
     sim = Simulator(settings.landing_dir)
+    send_events = _event_sink(settings, sim)
     children: list[subprocess.Popen[bytes]] = []
     with ExitStack() as logs:
         try:
@@ -117,7 +161,7 @@ def _demo(
                 sim.write_catalogue()
                 for _ in range(5):
                     stops.check()
-                    sim.write_events(events)
+                    send_events(events)
             out.print("hot demo: first pipeline pass (ingest → dbt → Redis)")
             first = pipeline_pass(None, verbose)
             if not first.success:
@@ -157,7 +201,7 @@ def _demo(
                 + ("" if verbose else f"  logs in {log_dir}")
             )
             while all(c.poll() is None for c in children):
-                sim.write_events(events)  # atomic: a stop leaves whole files only
+                send_events(events)  # whole files, or acknowledged messages, only
                 stops.sleep(interval)
             err.print(f"hot demo: a server exited; stopping (see {log_dir})")
             return 1
