@@ -1,0 +1,189 @@
+"""Kafka ranges into DuckDB (SPEC §2b) on a real broker: per-range accounting, quarantine rows
+that name topic, partition and offset, producer retries, replayed ranges, a recreated topic
+and the sensor's ticks (a broker that is down included)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from dagster import DagsterInstance, RunRequest, SkipReason, build_sensor_context
+
+from dagster_project.resources.dbt_inprocess import ingest_statements
+from dagster_project.sensors.kafka import kafka_sensor
+from hot import kafka
+from hot.kafka_ingest import Ledger, OffsetsRefusedError, RangeIngestor
+from hot.landing import format_ts
+from hot.local.kafka_server import EmbeddedKafka
+from hot.settings import get_settings
+from hot.warehouse import connect
+from tests.pipeline.conftest import PARTITIONS, produce
+
+pytestmark = pytest.mark.timeout(300)
+
+NOW = datetime.now(UTC)
+
+
+def _event(event_id: str, video: str = "v1") -> bytes:
+    return json.dumps(
+        {
+            "event_id": event_id,
+            "type": "like",
+            "video_id": video,
+            "user_id": "u1",
+            "occurred_at": format_ts(NOW - timedelta(minutes=1)),
+        }
+    ).encode()
+
+
+@pytest.fixture
+def ingestor(hot_env: Path, kafka_topic: str) -> RangeIngestor:
+    """A range ingestor on a fresh warehouse (the file ingest's SQL, as dbt renders it)."""
+    settings = get_settings()
+    return RangeIngestor(connect(settings.duckdb_path), settings.landing_dir, ingest_statements())
+
+
+def _ingest(ingestor: RangeIngestor) -> list[Any]:
+    settings = get_settings()
+    return ingestor.ingest_topic(settings.kafka_bootstrap, settings.kafka_topic, 1_000_000)
+
+
+def _table_counts(ingestor: RangeIngestor) -> tuple[Any, ...]:
+    return tuple(
+        ingestor.con.execute(f"select count(*) from raw.{t}").fetchall()[0][0]
+        for t in ("events", "quarantine", "ingested_files", "ingested_ranges")
+    )
+
+
+def test_ranges_are_accounted_and_bad_messages_name_their_offset(
+    ingestor: RangeIngestor, kafka_broker: EmbeddedKafka, kafka_topic: str
+) -> None:
+    good = [_event(f"e{i}", video=f"v{i % 5}") for i in range(300)]
+    retried = good[:40]  # a producer's retries: the same events again
+    bad = [b"not json", b"\xff\xfe not utf-8", b"", b'{"event_id": "x", "type": "dislike"}']
+    values = good + retried + bad
+    landed = produce(kafka_broker.bootstrap, kafka_topic, values)
+
+    reports = _ingest(ingestor)
+
+    assert len(reports) == PARTITIONS
+    assert sum(r.lines_read for r in reports) == len(values)
+    for report in reports:
+        assert report.valid + report.duplicates + report.quarantined == report.lines_read
+    assert sum(r.valid for r in reports) == len(good)
+    assert sum(r.duplicates for r in reports) == len(retried)
+    # Each bad message is quarantined under its topic, partition and offset.
+    rows = ingestor.con.execute(
+        "select source_file, line_no, reason from raw.quarantine order by reason"
+    ).fetchall()
+    expected = {}
+    for value, (partition, offset) in zip(values[-len(bad) :], landed[-len(bad) :], strict=True):
+        expected[(partition, offset)] = value
+    found = {}
+    for source_file, offset, reason in rows:
+        topic, rest = source_file.removeprefix("kafka:").split("/")
+        assert topic == kafka_topic
+        found[(int(rest.split("@")[0]), offset)] = reason
+    assert set(found) == set(expected)
+    reasons = {value: found[key] for key, value in expected.items()}
+    assert reasons == {
+        b"not json": "invalid_json",
+        b"\xff\xfe not utf-8": "invalid_utf8",
+        b"": "empty_line",
+        b'{"event_id": "x", "type": "dislike"}': "unknown_event_type",
+    }
+    # The ledger ends at each partition's end.
+    state = kafka.topic_state(kafka_broker.bootstrap, kafka_topic)
+    ledger = Ledger.read(ingestor.con, kafka_topic)
+    assert ledger.topic_id == state.topic_id
+    assert ledger.ends == {p: high for p, (_, high) in state.offsets.items() if high}
+
+
+def test_a_replayed_range_counts_nothing_twice(
+    ingestor: RangeIngestor, kafka_broker: EmbeddedKafka, kafka_topic: str
+) -> None:
+    produce(kafka_broker.bootstrap, kafka_topic, [_event(f"e{i}") for i in range(200)])
+    first = _ingest(ingestor)
+    before = _table_counts(ingestor)
+    assert _ingest(ingestor) == []  # nothing new
+    state = kafka.topic_state(kafka_broker.bootstrap, kafka_topic)
+    for report in first:
+        partition, offsets = report.source_file.split("/")[1].split("@")
+        start, end = map(int, offsets.split("-"))
+        rng = kafka.OffsetRange(kafka_topic, int(partition), start, end)
+        with pytest.raises(OffsetsRefusedError, match="count messages twice"):
+            ingestor.ingest_range(
+                rng, state.topic_id, kafka.read_range(kafka_broker.bootstrap, rng)
+            )
+    assert _table_counts(ingestor) == before
+    # More messages: the next ranges start where the ledger ends.
+    produce(kafka_broker.bootstrap, kafka_topic, [_event(f"n{i}") for i in range(30)])
+    more = _ingest(ingestor)
+    assert sum(r.valid for r in more) == 30
+    assert all(r.source_file.split("@")[1].split("-")[0] != "0" for r in more)
+
+
+def test_a_recreated_topic_is_refused(
+    ingestor: RangeIngestor, kafka_broker: EmbeddedKafka, kafka_topic: str
+) -> None:
+    produce(kafka_broker.bootstrap, kafka_topic, [_event(f"e{i}") for i in range(200)])
+    _ingest(ingestor)
+    before = _table_counts(ingestor)
+    kafka.delete_topic(kafka_broker.bootstrap, kafka_topic)
+    kafka.ensure_topic(kafka_broker.bootstrap, kafka_topic, PARTITIONS)
+    # Fewer messages than before, some of them the same events again.
+    produce(kafka_broker.bootstrap, kafka_topic, [_event(f"e{i}") for i in range(20)])
+
+    with pytest.raises(OffsetsRefusedError, match="deleted and created again"):
+        _ingest(ingestor)
+    assert _table_counts(ingestor) == before
+    # The sensor refuses it too, with the same message, and requests no run.
+    ingestor.con.close()
+    with (
+        DagsterInstance.ephemeral() as instance,
+        pytest.raises(OffsetsRefusedError, match="deleted and created again"),
+    ):
+        kafka_sensor(build_sensor_context(instance=instance))
+
+
+def _tick(instance: DagsterInstance, cursor: str | None) -> tuple[RunRequest | SkipReason, Any]:
+    context = build_sensor_context(instance=instance, cursor=cursor)
+    result = kafka_sensor(context)
+    return result, context.cursor
+
+
+def test_sensor_skips_while_the_broker_is_down_then_catches_up(
+    hot_env: Path, tmp_path: Path, kafka_topic: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A broker of its own, killed and started again on the same port and data.
+    broker = EmbeddedKafka(tmp_path / "own-kafka").start()
+    try:
+        monkeypatch.setenv("HOT_KAFKA_BOOTSTRAP", broker.bootstrap)
+        get_settings.cache_clear()
+        kafka.ensure_topic(broker.bootstrap, kafka_topic, PARTITIONS)
+        produce(broker.bootstrap, kafka_topic, [_event(f"e{i}") for i in range(90)])
+        with DagsterInstance.ephemeral() as instance:
+            first, cursor = _tick(instance, None)
+            assert isinstance(first, RunRequest)
+            broker.kill()
+            down, cursor_down = _tick(instance, cursor)
+            assert isinstance(down, SkipReason)
+            assert "did not answer" in (down.skip_message or "")
+            assert "Nothing is skipped" in (down.skip_message or "")
+            assert cursor_down == cursor
+            broker.start()
+            # The requested run never happened (no run in flight): the ledger is still
+            # empty, so the next tick asks for everything again.
+            again, _ = _tick(instance, cursor)
+            assert isinstance(again, RunRequest)
+            until = again.run_config["ops"]["landing_files"]["config"]["kafka_until"]
+            state = kafka.topic_state(broker.bootstrap, kafka_topic)
+            assert {int(p): end for p, end in until.items()} == {
+                p: high for p, (_, high) in state.offsets.items() if high
+            }
+            assert sum(until.values()) == 90
+    finally:
+        broker.stop()
