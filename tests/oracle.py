@@ -8,8 +8,9 @@ tests compare the marts with it, the pipeline and end-to-end tests the snapshot 
   of the ingest);
 - ``latest_state``: the latest catalogue (creator per video) and moderation status per video;
 - ``Oracle.build``: the counted events of §3, per video and per (user, video) pair, from which
-  ``score`` (hotScore at ``now``), ``stats``, ``feed`` (the moderation-filtered, ranked top N) and
-  ``queue`` (the review queue) follow;
+  ``score`` (hotScore at ``now``), ``parts`` (its per-signal decomposition, §5 explain),
+  ``stats``, ``feed`` (the moderation-filtered, ranked top N) and ``queue`` (the review queue)
+  follow;
 - ``assert_published``: a published Redis snapshot equals the oracle at its ``generatedAt``.
 """
 
@@ -21,7 +22,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import redis
 
@@ -36,6 +37,8 @@ EPOCH = datetime(1970, 1, 1)
 EVENT_TYPES = ("like", "watch", "comment", "share")
 SOURCES = ("videos", "creators", "moderation", "events")  # catalogue before events
 UNDECIDED = "undecided"  # the status of a catalogue video with no moderation decision
+SIGNALS = ("likes", "comments", "watch", "shares")  # §5 explain: the parts of hotScore
+SIGNAL_OF = {"like": "likes", "comment": "comments", "watch": "watch", "share": "shares"}
 
 
 @dataclass(frozen=True)
@@ -158,6 +161,14 @@ def landing_oracle(landing: Path, params: Params = DEFAULTS) -> Oracle:
 # --------------------------------------------------------------------------- §3 score
 
 
+class Term(NamedTuple):
+    """One counted event's weight, time (epoch) and signal (``SIGNALS``)."""
+
+    weight: float
+    t: float
+    signal: str
+
+
 @dataclass
 class Counts:
     """Counted events of one video or one (user, video) pair."""
@@ -167,7 +178,7 @@ class Counts:
     shares: int = 0
     watches: int = 0
     watch_secs: list[float] = field(default_factory=list)
-    terms: list[tuple[float, float]] = field(default_factory=list)  # (weight, occurred epoch)
+    terms: list[Term] = field(default_factory=list)
 
     @property
     def watch_sec(self) -> float:
@@ -185,7 +196,7 @@ class Counts:
             self.comments += 1
         else:
             self.shares += 1
-        self.terms.append((weight, t))
+        self.terms.append(Term(weight, t, SIGNAL_OF[event_type]))
 
 
 @dataclass
@@ -194,12 +205,22 @@ class Video(Counts):
 
     def score(self, now: float, half_life: float) -> float:
         """hotScore at epoch ``now``: Σ weight · 2^(-(now - t) / half_life)."""
-        return math.fsum(w * 2.0 ** (-(now - t) / half_life) for w, t in self.terms)
+        return math.fsum(w * 2.0 ** (-(now - t) / half_life) for w, t, _ in self.terms)
+
+    def parts(self, now: float, half_life: float) -> dict[str, float]:
+        """hotScore at ``now`` split by signal (``SIGNALS``): each the Σ over that signal's
+        counted events, so the four add up to ``score``."""
+        return {
+            signal: math.fsum(
+                w * 2.0 ** (-(now - t) / half_life) for w, t, s in self.terms if s == signal
+            )
+            for signal in SIGNALS
+        }
 
     def score_log2(self, half_life: float) -> float | None:
         """log2(score(now)) + now / half_life (independent of ``now``), free of underflow."""
-        top = max(t for _, t in self.terms)
-        mass = math.fsum(w * 2.0 ** ((t - top) / half_life) for w, t in self.terms)
+        top = max(term.t for term in self.terms)
+        mass = math.fsum(w * 2.0 ** ((t - top) / half_life) for w, t, _ in self.terms)
         return math.log2(mass) + top / half_life if mass > 0 else None
 
     def stats(self) -> dict[str, int]:
@@ -221,12 +242,12 @@ class Pair(Counts):
     @property
     def weight(self) -> float:
         """Σ of the pair's counted weights, undecayed."""
-        return math.fsum(w for w, _ in self.terms)
+        return math.fsum(term.weight for term in self.terms)
 
     @property
     def last(self) -> float | None:
         """Epoch of the pair's latest counted event."""
-        return max((t for _, t in self.terms), default=None)
+        return max((term.t for term in self.terms), default=None)
 
 
 def countable(events: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
@@ -294,6 +315,11 @@ class Oracle:
         """hotScore of ``video_id`` at epoch ``now`` (0 without counted events)."""
         v = self.videos.get(video_id)
         return v.score(now, self.params.half_life_sec) if v else 0.0
+
+    def parts(self, video_id: str, now: float) -> dict[str, float]:
+        """hotScore of ``video_id`` at epoch ``now`` by signal (all 0 without counted events)."""
+        v = self.videos.get(video_id)
+        return v.parts(now, self.params.half_life_sec) if v else dict.fromkeys(SIGNALS, 0.0)
 
     def status(self, video_id: str) -> str:
         """The moderation status of a catalogue video (``undecided`` without a decision)."""
@@ -374,9 +400,19 @@ def published(client: redis.Redis) -> Published:
     )
 
 
+def assert_parts(parts: Mapping[str, float], score: float, expected: Mapping[str, float]) -> None:
+    """Per-signal parts of ``score`` equal the oracle's ``expected`` to 1e-9 of the score
+    (a part may be a tiny fraction of it) and add up to ``score`` to 1e-9 relative."""
+    assert set(parts) == set(SIGNALS), parts
+    for signal in SIGNALS:
+        assert abs(parts[signal] - expected[signal]) <= REL * score + 1e-300, (signal, parts)
+    assert rel_close(math.fsum(parts.values()), score), (parts, score)
+
+
 def assert_published(client: redis.Redis, oracle: Oracle, top_n: int) -> Published:
     """Assert that the current snapshot is the oracle's feed and review queue at its
-    ``generatedAt``: the same videos, scores to 1e-9 relative, stats and creators."""
+    ``generatedAt``: the same videos, scores to 1e-9 relative, each score's per-signal parts
+    (``contributions``), stats and creators."""
     pub = published(client)
     now = pub.generated_at
     expected = oracle.feed(top_n)
@@ -384,6 +420,7 @@ def assert_published(client: redis.Redis, oracle: Oracle, top_n: int) -> Publish
     for vid in expected:
         score, ref = oracle.score(vid, now), oracle.videos[vid]
         assert rel_close(pub.feed[vid], score), (vid, pub.feed[vid], score)
+        assert_parts(pub.items[vid]["contributions"], pub.feed[vid], oracle.parts(vid, now))
         stats = pub.items[vid]["stats"]
         assert (stats["likes"], stats["comments"], stats["shares"]) == (
             ref.likes,

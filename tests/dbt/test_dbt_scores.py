@@ -19,7 +19,7 @@ import pytest
 
 from tests.dbt.dataset import NOW, dataset
 from tests.dbt.hot_dbt_helpers import insert_raw, query, run_dbt
-from tests.oracle import DEFAULTS, EPOCH, Oracle, latest_state, rel_close
+from tests.oracle import DEFAULTS, EPOCH, SIGNALS, Oracle, assert_parts, latest_state, rel_close
 
 TOP_N = 6
 STAT_COUNTS = ("likes", "comments", "shares")
@@ -61,10 +61,10 @@ def marts(db: Path) -> dict[str, list[dict]]:
     }
 
 
-def hot_score(row: dict) -> float:
+def hot_score(row: dict, mass: str = "decayed_mass") -> float:
     if row["anchor_epoch"] is None:
         return 0.0
-    return row["decayed_mass"] * 2.0 ** ((row["anchor_epoch"] - NOW) / HALF_LIFE)
+    return row[mass] * 2.0 ** ((row["anchor_epoch"] - NOW) / HALF_LIFE)
 
 
 def assert_matches_reference(db: Path, reference: Oracle) -> None:
@@ -74,6 +74,8 @@ def assert_matches_reference(db: Path, reference: Oracle) -> None:
     for vid, v in reference.videos.items():
         row = scored[vid]
         assert rel_close(hot_score(row), reference.score(vid, NOW)), vid
+        parts = {s: hot_score(row, f"{s}_mass") for s in SIGNALS}
+        assert_parts(parts, hot_score(row), reference.parts(vid, NOW))
         assert (row["likes"], row["comments"], row["shares"], row["watches"]) == (
             v.likes,
             v.comments,
@@ -94,6 +96,9 @@ def assert_matches_reference(db: Path, reference: Oracle) -> None:
     for r in m["feed"] + m["queue"]:
         v = reference.videos[r["video_id"]]
         assert rel_close(r["hot_score"], reference.score(r["video_id"], NOW)), r["video_id"]
+        if "likes_part" in r:  # the feed: each signal's part of hot_score
+            parts = {s: r[f"{s}_part"] for s in SIGNALS}
+            assert_parts(parts, r["hot_score"], reference.parts(r["video_id"], NOW))
         assert math.isclose(r["score_log2"], v.score_log2(HALF_LIFE), abs_tol=1e-8)
         stats = {"watchTimeSec": r["watch_time_sec"], **{k: r[k] for k in STAT_COUNTS}}
         assert stats == v.stats(), r["video_id"]

@@ -18,7 +18,7 @@ import pytest
 
 from tests.dbt.dataset import NOW, dataset
 from tests.dbt.hot_dbt_helpers import insert_raw, query, run_dbt
-from tests.oracle import DEFAULTS, Oracle, latest_state, rel_close
+from tests.oracle import DEFAULTS, SIGNALS, Oracle, assert_parts, latest_state, rel_close
 
 TOP_N = 6
 VARS = {"now_epoch": NOW, "top_n": TOP_N}
@@ -37,7 +37,8 @@ PASSES: list[tuple[set[int], dict[int, int]]] = [
 COMPARED = {
     "marts.fct_hot_feed": (
         "rank, video_id, hot_score, score_log2, likes, comments, shares, watch_time_sec, "
-        "creator_id, creator_name, title, unix_micros(generated_at) as generated_us",
+        "creator_id, creator_name, title, unix_micros(generated_at) as generated_us, "
+        "likes_part, comments_part, watch_part, shares_part",
         "rank",
     ),
     "marts.fct_review_queue": (
@@ -45,8 +46,9 @@ COMPARED = {
         "rank",
     ),
     "intermediate.int_video_scores": (
-        "video_id, creator_id_applied, anchor_epoch, decayed_mass, likes, comments, shares, "
-        "watches, watch_sec, counted_events, applied_batch_id",
+        "video_id, creator_id_applied, anchor_epoch, decayed_mass, likes_mass, comments_mass, "
+        "watch_mass, shares_mass, likes, comments, shares, watches, watch_sec, counted_events, "
+        "applied_batch_id",
         "video_id",
     ),
     "marts.fct_user_video_interactions": (
@@ -123,6 +125,8 @@ def test_spark_passes_equal_duckdb(tmp_path: Path, spark_warehouse) -> None:
         assert [r["video_id"] for r in feed] == oracle.feed(TOP_N), pass_no
         for r in feed:
             assert rel_close(r["hot_score"], oracle.score(r["video_id"], NOW)), (pass_no, r)
+            parts = {s: r[f"{s}_part"] for s in SIGNALS}
+            assert_parts(parts, r["hot_score"], oracle.parts(r["video_id"], NOW))
         queue = duck["marts.fct_review_queue"]
         assert [(r["video_id"], r["would_be_rank"]) for r in queue] == oracle.queue(TOP_N)
 

@@ -15,10 +15,17 @@ from hot.snapshot import Snapshot, SnapshotItem, new_snapshot_id, publish_snapsh
 
 SECRET = "test-secret-" + "x" * 32
 FLAG_ON = {"X-Feature-Flag": "hot_enabled=1"}
+SPLIT = {"likes": 0.137, "comments": 0.291, "watch": 0.402, "shares": 0.17}
+"""How :func:`item` splits a score into per-signal parts (uneven, so rounding matters)."""
 
 
-def item(video_id: str, creator_id: str, score: float) -> SnapshotItem:
-    """A snapshot item with a payload shaped like the pipeline's."""
+def item(
+    video_id: str, creator_id: str, score: float, parts: dict[str, float] | None = None
+) -> SnapshotItem:
+    """A snapshot item with a payload shaped like the pipeline's: ``parts`` are its score's
+    per-signal contributions (by default the score split as ``SPLIT`` says)."""
+    if parts is None:
+        parts = {signal: score * share for signal, share in SPLIT.items()}
     return SnapshotItem(
         video_id=video_id,
         score=score,
@@ -32,6 +39,7 @@ def item(video_id: str, creator_id: str, score: float) -> SnapshotItem:
                 "avatarUrl": f"https://cdn.example/avatars/{creator_id}.png",
             },
             "stats": {"likes": 5, "comments": 2, "watchTimeSec": 310, "shares": 1},
+            "contributions": parts,
         },
     )
 

@@ -350,3 +350,44 @@ def test_generated_media_and_assets_are_cacheable(live_stack: Stack) -> None:
         asset = http.get(css.group(1))
         assert asset.status_code == 200 and "immutable" in asset.headers["cache-control"]
         assert http.get("/static/nope.js").status_code == 404
+
+
+def test_why_shows_the_four_signals_parts_of_the_score(
+    live_stack: Stack, new_page: NewPage
+) -> None:
+    page = new_page(live_stack.url + "/", live_stack.token("viewer-8"))
+    feed = live_stack.feed(limit=20)
+    wait_for_cards(page, [i["videoId"] for i in feed["items"]])
+    target = feed["items"][1]
+    card = page.locator(f"#feed .card[data-video-id='{target['videoId']}']")
+    expect(card.locator(".why")).to_be_hidden()
+    with page.expect_response(re.compile(r"/api/v1/hot/[^/]+/explain\?snapshot=")) as answer:
+        card.locator(".why-btn").click()
+    explained = answer.value.json()
+    assert (explained["videoId"], explained["rank"], explained["hotScore"]) == (
+        target["videoId"],
+        target["rank"],
+        target["hotScore"],
+    )
+    assert explained["snapshotId"] == feed["snapshotId"]
+    parts = card.locator(".why-bar .why-part")
+    expect(parts).to_have_count(4)
+    shown = parts.evaluate_all(
+        "ps => ps.map(p => [p.dataset.signal, Number(p.dataset.value), "
+        "p.getBoundingClientRect().width])"
+    )
+    assert {signal: value for signal, value, _ in shown} == explained["contributions"]
+    assert [signal for signal, _, _ in shown] == ["likes", "comments", "watch", "shares"]
+    # the parts add up to the served score (in thousandths), and each segment is as wide as
+    # its share of it
+    assert sum(round(value * 1000) for _, value, _ in shown) == round(target["hotScore"] * 1000)
+    bar_width = card.locator(".why-bar").evaluate("b => b.getBoundingClientRect().width")
+    for signal, value, width in shown:
+        assert abs(width - bar_width * value / target["hotScore"]) < 1.5, signal
+    legend = card.locator(".why-legend li")
+    expect(legend).to_have_count(4)
+    assert legend.evaluate_all("ls => ls.map(l => l.dataset.signal)") == [s for s, _, _ in shown]
+    expect(legend.first).to_contain_text("Likes")
+    card.locator(".why-btn").click()
+    expect(card.locator(".why")).to_be_hidden()
+    expect(card.locator(".why-btn")).to_have_attribute("aria-expanded", "false")

@@ -1,4 +1,4 @@
-"""``GET /api/v1/hot``: the hot feed (SPEC §5)."""
+"""``GET /api/v1/hot``: the hot feed, and ``GET /api/v1/hot/{videoId}/explain`` (SPEC §5)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,14 @@ from serving.core.errors import ApiError
 from serving.core.flags import flag_enabled
 from serving.core.openapi import BEARER, INTERNAL_ERROR, error_spec
 from serving.domain.feed.deps import feed_services
-from serving.domain.feed.params import HotOperation, parse_hot_query
+from serving.domain.feed.params import (
+    ExplainOperation,
+    HotOperation,
+    parse_explain,
+    parse_hot_query,
+)
 from serving.domain.feed.responses import feed_request_headers, page_response
-from serving.domain.feed.schemas import HotFeed
+from serving.domain.feed.schemas import Explanation, HotFeed
 
 
 class HotController(Controller):
@@ -55,4 +60,43 @@ class HotController(Controller):
             raise ApiError(404, "feature_disabled", "the hot feed is not enabled")
         query = parse_hot_query(request.scope["query_string"])
         page, stale_sec = await feed_services(state).page(principal, query)
+        return page_response(page, stale_sec, if_none_match)  # type: ignore[return-value]
+
+    @get(
+        "/{videoId:str}/explain",
+        operation_class=ExplainOperation,
+        security=[{BEARER: []}],
+        summary="Why a video is hot",
+        responses={
+            304: ResponseSpec(data_container=None, description="Not modified (If-None-Match)"),
+            400: error_spec(
+                "`invalid_video_id`: a videoId over 128 characters; `invalid_snapshot`: a "
+                "`snapshot` that is not a snapshot id"
+            ),
+            401: error_spec("Missing or refused bearer token (reason in `code`)"),
+            404: error_spec(
+                "`feature_disabled`: the hot_enabled flag is off; `not_in_feed`: the video is "
+                "not in the served feed (not in the snapshot, taken down, past its creator's "
+                "cap)"
+            ),
+            410: error_spec("`snapshot_expired`: the pinned snapshot is no longer retained"),
+            503: error_spec(
+                "`no_snapshot`: none published; `unavailable`: Redis cannot be reached and no "
+                f"recent snapshot is held; {INTERNAL_ERROR} (with Retry-After)"
+            ),
+        },
+    )
+    async def explain(self, request: Request) -> Response[Explanation]:
+        """Each signal's part of the video's `hotScore` in the served snapshot (rounded to 3
+        decimals, adding up to `hotScore`), its global rank and stats; `snapshot` pins one."""
+        authenticate(request)  # 401 without a valid token; the answer is the same for all
+        state = request.app.state
+        flags, if_none_match = feed_request_headers(request.scope["headers"])
+        if not flag_enabled(flags, settings_of(state).feature_flag_default):
+            raise ApiError(404, "feature_disabled", "the hot feed is not enabled")
+        video_id = request.path_params["videoId"]
+        snapshot = parse_explain(video_id, request.scope["query_string"])
+        page, stale_sec = await feed_services(state).explain(video_id, snapshot)
+        if page is None:
+            raise ApiError(404, "not_in_feed", f"{video_id!r} is not in the served hot feed")
         return page_response(page, stale_sec, if_none_match)  # type: ignore[return-value]

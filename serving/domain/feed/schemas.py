@@ -11,6 +11,8 @@ from typing import Literal
 import msgspec
 
 FeedType = Literal["global", "personal"]
+MAX_VIDEO_ID = 128
+"""The longest video id (SPEC §2: ids are 1-128 characters)."""
 
 
 class Creator(msgspec.Struct, frozen=True):
@@ -30,14 +32,28 @@ class Stats(msgspec.Struct, frozen=True):
     shares: int
 
 
+class Contributions(msgspec.Struct, frozen=True):
+    """Each signal's decayed, weighted part of a hot score (SPEC §5 explain)."""
+
+    likes: float
+    comments: float
+    watch: float
+    shares: float
+
+
 class ItemPayload(msgspec.Struct, frozen=True):
-    """One item as the pipeline stores it in ``keys.snapshot_items(id)`` (no rank, no score)."""
+    """One item as the pipeline stores it in ``keys.snapshot_items(id)`` (no rank, no score).
+
+    ``contributions``: the score's per-signal parts at ``generatedAt``, unrounded (feed items;
+    None in a snapshot published without them).
+    """
 
     videoId: str
     title: str
     thumbnailUrl: str
     creator: Creator
     stats: Stats
+    contributions: Contributions | None = None
 
 
 class HotItem(msgspec.Struct, frozen=True):
@@ -69,3 +85,20 @@ class HotFeed(msgspec.Struct, frozen=True):
     items: list[HotItem]
     paging: Paging
     personalized: bool | msgspec.UnsetType = msgspec.UNSET
+
+
+class Explanation(msgspec.Struct, frozen=True):
+    """Response of ``GET /api/v1/hot/{videoId}/explain``: why a video is where it is.
+
+    ``rank`` and ``hotScore`` are the video's in the served global feed (takedowns out, the
+    creator cap applied); ``contributions`` are rounded to 3 decimals so that they add up to
+    ``hotScore`` exactly in thousandths (largest remainder).
+    """
+
+    videoId: str
+    snapshotId: str
+    generatedAt: str
+    rank: int
+    hotScore: float
+    contributions: Contributions
+    stats: Stats

@@ -29,3 +29,13 @@ class FeedServices:
         else:
             page = served.view.page("global", query.limit, query.offset)
         return page, (served.stale_sec if served.stale else None)
+
+    async def explain(
+        self, video_id: str, snapshot: str | None
+    ) -> tuple[Page | None, float | None]:
+        """Why ``video_id`` is where it is in the current (or the pinned ``snapshot``) served
+        feed — None when it is not served — and the stale age as for :meth:`page`; raises
+        ``FeedError``."""
+        feed = self.feed
+        served = await (feed.pinned(snapshot) if snapshot else feed.current())
+        return served.view.explain(video_id), (served.stale_sec if served.stale else None)

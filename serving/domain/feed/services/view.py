@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import msgspec
 
 from serving.domain.feed.schemas import FeedType, HotItem
+from serving.domain.feed.services.explain import explanations
 from serving.domain.feed.services.ranking import GLOBAL_RANKING, Ranking, rank
 from serving.domain.feed.services.snapshots import Entry, Snapshot
 
@@ -31,6 +32,7 @@ class FeedView:
     """The capped, takedown-filtered list of one snapshot, ready to page."""
 
     __slots__ = (
+        "_explained",
         "_fragments",
         "_heads",
         "_items",
@@ -61,6 +63,7 @@ class FeedView:
             + _encode(self.snapshot_id)
         )
         self._pages: dict[tuple[str, bool, int, int], Page] = {}
+        self._explained: dict[str, bytes] | None = None
         self._heads = {
             None: b'{"type":"global"' + common + b',"items":[',
             False: b'{"type":"personal"' + common + b',"personalized":false,"items":[',
@@ -90,6 +93,20 @@ class FeedView:
                 self._pages.clear()
             page = self._pages[key] = self._render(feed_type, limit, offset, ranking)
         return page
+
+    def explain(self, video_id: str) -> Page | None:
+        """Why ``video_id`` is where it is in this view (SPEC §5 explain); None when it is not
+        served (not in the snapshot, taken down, or past its creator's cap).
+
+        The answers of the whole view are encoded on the first call (entries are in the
+        global order, so ``rank`` is the global feed's).
+        """
+        if self._explained is None:
+            self._explained = explanations(self.snapshot_id, self.generated_at, self.entries)
+        body = self._explained.get(video_id)
+        if body is None:
+            return None
+        return Page(body=body, etag=f'"x1.{self.snapshot_id}.{self.takedown_version}"')
 
     def _render(self, feed_type: FeedType, limit: int, offset: int, ranking: Ranking) -> Page:
         tag = f"v1.{self.snapshot_id}.{self.takedown_version}.{limit}.{offset}"

@@ -62,7 +62,7 @@
       load();
       return;
     }
-    H.renderList($("feed"), data.items, H.feedCard, { animate });
+    H.renderList($("feed"), data.items, cardWithWhy, { animate });
     $("feed-status").hidden = false;
     $("feed-meta").textContent =
       `${total.toLocaleString("en-US")} videos · updated ${H.fmt.ago(data.generatedAt)}`;
@@ -80,6 +80,68 @@
     $("page-info").textContent = `Page ${Math.floor(offset / LIMIT) + 1} of ${pages}`;
     $("prev").disabled = offset === 0;
     $("next").disabled = offset + LIMIT >= total;
+  }
+
+  /* "Why": each card explains its score on demand — the four signals' parts of hotScore
+     (GET /api/v1/hot/{videoId}/explain, in the snapshot the page is pinned to) as a bar. */
+  const SIGNALS = [
+    ["likes", "Likes"], ["comments", "Comments"], ["watch", "Watch time"], ["shares", "Shares"],
+  ];
+
+  function cardWithWhy(item) {
+    const card = H.feedCard(item);
+    const panel = H.el("div", { class: "why", hidden: true });
+    const button = H.el("button", {
+      class: "why-btn", type: "button", "aria-expanded": "false", title: "Why is this hot?",
+    }, "Why hot?");
+    button.addEventListener("click", () => toggleWhy(item.videoId, button, panel));
+    card.querySelector(".card-body").append(button, panel);
+    return card;
+  }
+
+  async function toggleWhy(videoId, button, panel) {
+    const open = button.getAttribute("aria-expanded") !== "true";
+    button.setAttribute("aria-expanded", String(open));
+    panel.hidden = !open;
+    if (!open || panel.dataset.loaded === state.snapshot) return;
+    panel.replaceChildren(H.el("p", { class: "why-note" }, "Loading…"));
+    const pin = state.snapshot ? `?snapshot=${encodeURIComponent(state.snapshot)}` : "";
+    try {
+      const { data } = await H.api(`/api/v1/hot/${encodeURIComponent(videoId)}/explain${pin}`);
+      panel.replaceChildren(...whyBar(data));
+      panel.dataset.loaded = data.snapshotId;
+    } catch (error) {
+      const text = error.code === "not_in_feed"
+        ? "This video has left the feed since this page was loaded."
+        : `Could not load the explanation (${error.code}).`;
+      panel.replaceChildren(H.el("p", { class: "why-note" }, text));
+    }
+  }
+
+  /** The bar (one segment per signal, as wide as its part) and its legend. */
+  function whyBar(data) {
+    const total = data.hotScore;
+    const share = (value) => (total > 0 ? Math.round((value / total) * 100) : 0);
+    const bar = H.el("div", {
+      class: "why-bar", role: "img",
+      "aria-label": SIGNALS.map(([key, label]) => `${label} ${data.contributions[key]}`).join(", "),
+    });
+    const legend = H.el("ul", { class: "why-legend" });
+    for (const [key, label] of SIGNALS) {
+      const value = data.contributions[key];
+      const part = H.el("span", {
+        class: `why-part why-${key}`, dataset: { signal: key, value: String(value) },
+        title: `${label}: ${value} (${share(value)}%)`,
+      });
+      part.style.flexGrow = String(value); // CSSOM, allowed by the page's style-src 'self'
+      bar.append(part);
+      legend.append(H.el("li", { dataset: { signal: key } },
+        H.el("span", { class: `why-dot why-${key}`, "aria-hidden": "true" }),
+        `${label} ${value} · ${share(value)}%`));
+    }
+    const note = H.el("p", { class: "why-note" },
+      `Score ${total} = the four parts, each decayed by age · global rank ${data.rank}`);
+    return [bar, legend, note];
   }
 
   /* Polling: a takedown changes the pinned page (re-rendered in place, nodes kept); a newer
