@@ -19,11 +19,10 @@ from litestar.openapi.spec import (
 )
 
 from serving.core.openapi import documented_operation
-from serving.domain.feed.schemas import HotItem, ItemPayload, Paging
+from serving.domain.feed.schemas import MAX_VIDEO_ID, HotItem, ItemPayload, Paging
 
 Status = Literal["approved", "pending_review", "restricted", "removed"]
 STATUSES: tuple[str, ...] = ("approved", "pending_review", "restricted", "removed")
-MAX_VIDEO_ID = 128
 MAX_REASON = 500
 MAX_IDEMPOTENCY_KEY = 200
 BLANK = "".join(chr(c) for c in range(0x3001) if chr(c).isspace())
