@@ -8,7 +8,10 @@ Prints, each measured in this one run (both sides of a ratio in the same run):
      incremental models keep it close to 1 (goal <= 1.3);
   4. seconds from a file's rename into landing/events/ to its snapshot in Redis with the
      sensor running under `dagster dev`, median of 3 rounds (goal <= 10 s), with where the
-     time went (sensor tick, queue and launch, the run process's start-up, the steps).
+     time went (sensor tick, queue and launch, the run process's start-up, the steps);
+  5. Kafka (SPEC §2b, on `hot kafka`'s broker): the same freshness from an event produced to
+     the topic (goal <= 10 s), and one pass over a 1M-message range / a bare confluent-kafka
+     consumer reading the same range (goal <= 10x).
 
 Usage: python bench/pipeline.py [--quick] [--big N] [--history N] [--batch N] [--rounds N]
 `--quick` is a smaller run (100k batch, 1M history, 20k batch) for a first look; the figures
@@ -28,18 +31,23 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
+from functools import partial
 from pathlib import Path
 
 import duckdb
 import redis
+from confluent_kafka import Consumer, TopicPartition
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from dagster_project.runner import PassResult, deployment, run_pipeline  # noqa: E402
 from hot import keys  # noqa: E402
+from hot.kafka import EventProducer, OffsetRange, ensure_topic  # noqa: E402
+from hot.kafka import topic_state as kafka_state  # noqa: E402
 from hot.landing import write_atomic  # noqa: E402
+from hot.local.kafka_server import EmbeddedKafka  # noqa: E402
 from hot.local.redis_server import EmbeddedRedis, free_port  # noqa: E402
 from hot.local.simulate import Simulator, World, build_world  # noqa: E402
 from hot.settings import get_settings  # noqa: E402
@@ -211,15 +219,25 @@ def run_stages(instance_dir: Path, landed: float) -> str:
     )
 
 
-def bench_sensor_latency(base: Path, redis_url: str, rounds: int) -> list[float]:
-    """Seconds from a file's rename into landing/ to a new ``keys.CURRENT`` under dagster dev."""
-    print(f"[4] landing → snapshot latency with the sensor running ({rounds} files)", flush=True)
+def bench_sensor_latency(
+    base: Path, redis_url: str, rounds: int, kafka: EmbeddedKafka | None = None
+) -> list[float]:
+    """Seconds from 2,000 events sent (a file renamed into landing/, or with ``kafka``
+    messages acknowledged by the broker) to a new ``keys.CURRENT`` under dagster dev."""
+    what = "topic" if kafka else "landing"
+    print(f"[4] {what} → snapshot latency with the sensor running ({rounds} rounds)", flush=True)
     client = redis.Redis.from_url(redis_url)
-    with fresh_deployment(base / "sensor", redis_url) as landing:
+    with (
+        kafka_source(kafka, "bench.fresh", 3) if kafka else nullcontext(),
+        fresh_deployment(base / f"sensor-{what}", redis_url) as landing,
+    ):
         home = Path(os.environ["DAGSTER_HOME"])
         sim = Simulator(landing, build_world(**WORLD_ARGS))
         sim.write_catalogue()
-        sim.write_events(2000)
+        send: Callable[[int], object] = sim.write_events
+        if kafka:
+            send = partial(_produce, EventProducer(kafka.bootstrap, "bench.fresh"), sim)
+        send(2000)
         proc = subprocess.Popen(
             [
                 sys.executable,
@@ -244,10 +262,10 @@ def bench_sensor_latency(base: Path, redis_url: str, rounds: int) -> list[float]
                 time.sleep(3)
                 landed = time.time()
                 started = time.perf_counter()
-                sim.write_events(2000)
+                send(2000)
                 wait_for(lambda b=before: client.get(keys.CURRENT) != b, 120, "new snapshot")
                 latencies.append(time.perf_counter() - started)
-                print(f"  file → snapshot: {latencies[-1]:.2f} s", flush=True)
+                print(f"  {what} → snapshot: {latencies[-1]:.2f} s", flush=True)
                 print(f"    {run_stages(home, landed)}", flush=True)
         finally:
             proc.send_signal(signal.SIGINT)  # dagster dev shuts its daemon and servers down
@@ -256,6 +274,73 @@ def bench_sensor_latency(base: Path, redis_url: str, rounds: int) -> list[float]
             except subprocess.TimeoutExpired:
                 proc.kill()
     return latencies
+
+
+def _produce(producer: EventProducer, sim: Simulator, n: int) -> int:
+    return producer.send(sim.events(n))
+
+
+@contextmanager
+def kafka_source(kafka: EmbeddedKafka, topic: str, partitions: int) -> Iterator[None]:
+    """``HOT_EVENTS_SOURCE=kafka`` on ``topic`` (created) of ``kafka`` for a while."""
+    ensure_topic(kafka.bootstrap, topic, partitions)
+    names = ("HOT_EVENTS_SOURCE", "HOT_KAFKA_TOPIC", "HOT_KAFKA_BOOTSTRAP")
+    saved = {name: os.environ.get(name) for name in names}
+    os.environ.update(
+        HOT_EVENTS_SOURCE="kafka", HOT_KAFKA_TOPIC=topic, HOT_KAFKA_BOOTSTRAP=kafka.bootstrap
+    )
+    get_settings.cache_clear()
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        get_settings.cache_clear()
+
+
+def bare_consumer(bootstrap: str, rng: OffsetRange) -> float:
+    """Seconds for a plain confluent-kafka consumer to read ``rng`` (values only, no work)."""
+    started = time.perf_counter()
+    consumer = Consumer(
+        {"bootstrap.servers": bootstrap, "group.id": "bench-bare", "enable.auto.commit": False}
+    )
+    consumer.assign([TopicPartition(rng.topic, rng.partition, rng.start)])
+    read = 0
+    while read < rng.size:
+        batch = consumer.consume(min(rng.size - read, 50_000), timeout=1.0)
+        read += sum(1 for m in batch if m.error() is None and m.value() is not None)
+    consumer.close()
+    return time.perf_counter() - started
+
+
+def bench_kafka_range(base: Path, redis_url: str, kafka: EmbeddedKafka, n: int) -> str:
+    """One pass over an ``n``-message range (one partition) / a bare consumer of that range."""
+    print(f"[5] one pass over a {n:,}-message range vs a bare consumer", flush=True)
+    world = build_world(**WORLD_ARGS)
+    topic = "bench.range"
+    with kafka_source(kafka, topic, 1), fresh_deployment(base / "range", redis_url) as landing:
+        sim = Simulator(landing, world)
+        sim.write_catalogue()
+        producer = EventProducer(kafka.bootstrap, topic)
+        while (sent := kafka_state(kafka.bootstrap, topic).offsets[0][1]) < n:
+            lines = sim.events(min(200_000, n - sent), bad_rate=0.001, replay_rate=0.0)
+            producer.send(lines)
+        bare = statistics.median(
+            bare_consumer(kafka.bootstrap, OffsetRange(topic, 0, 0, n)) for _ in range(3)
+        )
+        print(f"  bare consumer: {bare:.2f} s (median of 3)", flush=True)
+        result = timed_pass(f"pass over {n:,} messages")
+        print(f"    {breakdown(result)}", flush=True)
+        ingest = next(s.seconds for s in result.steps if s.step == "landing_files")
+    return (
+        f"kafka range: one pass over {n:,} messages {result.seconds:.2f} s (its ingest step "
+        f"{ingest:.2f} s) / bare confluent-kafka consumer {bare:.2f} s = "
+        f"{result.seconds / bare:.1f}x (ingest {ingest / bare:.1f}x; goal <= 10x) "
+        f"[{n / result.seconds:,.0f} messages/s]"
+    )
 
 
 def wait_for(check: Callable[[], bool], timeout: float, what: str) -> None:
@@ -268,7 +353,7 @@ def wait_for(check: Callable[[], bool], timeout: float, what: str) -> None:
 
 
 def main() -> None:
-    """Run the four measurements and print the figures."""
+    """Run the measurements and print the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for a first look")
     parser.add_argument("--big", type=int)
@@ -276,7 +361,9 @@ def main() -> None:
     parser.add_argument("--batch", type=int)
     parser.add_argument("--rounds", type=int, default=3, help="latency rounds")
     parser.add_argument(
-        "--only", default="ratio,pass,history,freshness", help="a comma list of measurements"
+        "--only",
+        default="ratio,pass,history,freshness,kafka",
+        help="a comma list of measurements",
     )
     args = parser.parse_args()
     only = set(args.only.split(","))
@@ -313,6 +400,15 @@ def main() -> None:
                 lines.append(
                     "freshness: file landing → snapshot in Redis under dagster dev, median "
                     f"{statistics.median(latencies):.2f} s of "
+                    f"{', '.join(f'{x:.2f}' for x in latencies)} (goal <= 10 s)"
+                )
+            if "kafka" in only:
+                with EmbeddedKafka(base / "kafka", partitions=3) as kafka:
+                    lines.append(bench_kafka_range(base, server.url, kafka, sizes["big"]))
+                    latencies = bench_sensor_latency(base, server.url, args.rounds, kafka)
+                lines.append(
+                    "kafka freshness: events produced → snapshot in Redis under dagster dev, "
+                    f"median {statistics.median(latencies):.2f} s of "
                     f"{', '.join(f'{x:.2f}' for x in latencies)} (goal <= 10 s)"
                 )
         finally:
