@@ -46,6 +46,10 @@ run_coordinator:
 run_launcher:
   module: dagster_project.launcher
   class: WarmProcessRunLauncher
+# Dagster's SQLite event log with a kept-open index connection (same files and schema).
+event_log_storage:
+  module: dagster_project.event_log
+  class: PassEventLogStorage
 telemetry:
   enabled: false
 """
