@@ -51,6 +51,9 @@ class Params:
     watch_per_minute: float = 1.0
     watch_cap_sec: float = 3600.0
     half_life_hours: float = 6.0
+    ring_window_min: float = 30.0
+    ring_min_accounts: int = 20
+    ring_share: float = 0.5
 
     @property
     def half_life_sec(self) -> float:
@@ -155,7 +158,13 @@ def landing_oracle(landing: Path, params: Params = DEFAULTS) -> Oracle:
                     continue
                 events.setdefault(obj["event_id"], obj)  # first seen wins
     creator_of, status_of = latest_state(videos, moderation)
-    return Oracle.build(events.values(), creator_of, status_of, params)
+    decided_at_of = {
+        vid: r["decided_at"]
+        for vid, r in latest_by(
+            moderation, "video_id", ("decided_at", "batch_id", "line_no")
+        ).items()
+    }
+    return Oracle.build(events.values(), creator_of, status_of, params, decided_at_of)
 
 
 # --------------------------------------------------------------------------- §3 score
@@ -269,6 +278,55 @@ def countable(events: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     return out + list(first.values())
 
 
+@dataclass(frozen=True)
+class Ring:
+    """A ring of §3b: its accounts and the first and last of their join times (epoch)."""
+
+    accounts: frozenset[str]
+    start: float
+    end: float
+
+
+def find_rings(
+    joins: Mapping[str, Mapping[str, list[float]]],
+    pairs: Mapping[tuple[str, str], Pair],
+    params: Params = DEFAULTS,
+) -> dict[str, Ring]:
+    """§3b as it reads: per video, its single-purpose accounts (every counted-before-the-creator-
+    rule event of theirs on this video: ``pairs`` holds each account's videos) that liked or
+    shared it; each joins at its first counted like or share. A window of ``ring_window_min``
+    minutes starting at a join (both ends in) qualifies with at least ``ring_min_accounts``
+    accounts holding at least ``ring_share`` of the video's counted likes and shares; the
+    ring is every account of a qualifying window. Times compare in whole microseconds."""
+    videos_of: dict[str, set[str]] = {}
+    for uid, vid in pairs:
+        videos_of.setdefault(uid, set()).add(vid)
+    window = round(params.ring_window_min * 60 * 1_000_000)
+    rings: dict[str, Ring] = {}
+    for vid, by_user in joins.items():
+        total = sum(len(times) for times in by_user.values())
+        members = [
+            (round(min(times) * 1_000_000), uid, len(times))
+            for uid, times in by_user.items()
+            if videos_of[uid] == {vid}
+        ]
+        ring: set[tuple[int, str]] = set()
+        for start, _, _ in members:
+            inside = [(t, uid, n) for t, uid, n in members if start <= t <= start + window]
+            if (
+                len(inside) >= params.ring_min_accounts
+                and sum(n for _, _, n in inside) >= params.ring_share * total
+            ):
+                ring |= {(t, uid) for t, uid, _ in inside}
+        if ring:
+            rings[vid] = Ring(
+                frozenset(uid for _, uid in ring),
+                min(t for t, _ in ring) / 1e6,
+                max(t for t, _ in ring) / 1e6,
+            )
+    return rings
+
+
 @dataclass
 class Oracle:
     """SPEC §3 over one set of accepted events and the latest catalogue and moderation."""
@@ -278,6 +336,8 @@ class Oracle:
     creator_of: Mapping[str, str]
     status_of: Mapping[str, str]
     params: Params = DEFAULTS
+    rings: dict[str, Ring] = field(default_factory=dict)
+    held: set[str] = field(default_factory=set)
 
     @classmethod
     def build(
@@ -286,20 +346,28 @@ class Oracle:
         creator_of: Mapping[str, str],
         status_of: Mapping[str, str],
         params: Params = DEFAULTS,
+        decided_at_of: Mapping[str, datetime] | None = None,
     ) -> Oracle:
         """Count ``events`` (accepted, de-duplicated; ``occurred_at`` datetimes).
 
         ``creator_of``: video → current creator (the catalogue); ``status_of``: video → latest
-        moderation status. Events of a video not in the catalogue count, but it is never ranked.
+        moderation status; ``decided_at_of``: when that decision was taken (a video without
+        one is taken as decided before any ring). Events of a video not in the catalogue
+        count, but it is never ranked.
         """
         videos: dict[str, Video] = {}
         pairs: dict[tuple[str, str], Pair] = {}
+        joins: dict[str, dict[str, list[float]]] = {}  # video -> user -> counted like/share times
         for e in countable(events):
             vid, uid, etype = e["video_id"], e["user_id"], e["type"]
             is_creator = creator_of.get(vid) == uid
             pair = pairs.setdefault((uid, vid), Pair(is_creator=is_creator))
             if is_creator:
                 continue
+            if etype in ("like", "share"):
+                joins.setdefault(vid, {}).setdefault(uid, []).append(
+                    epoch_seconds(e["occurred_at"])
+                )
             seconds = 0.0
             if etype == "watch":
                 seconds = min(max(float(e["watch_time_sec"]), 0.0), params.watch_cap_sec)
@@ -309,7 +377,19 @@ class Oracle:
             t = epoch_seconds(e["occurred_at"])
             videos.setdefault(vid, Video()).add(etype, weight, t, seconds)
             pair.add(etype, weight, t, seconds)
-        return cls(videos, pairs, dict(creator_of), dict(status_of), params)
+        rings = find_rings(joins, pairs, params)
+        decided = decided_at_of or {}
+        held = {
+            vid
+            for vid, ring in rings.items()
+            if status_of.get(vid, UNDECIDED) not in ("removed", "restricted")
+            and not (
+                status_of.get(vid) == "approved"
+                and vid in decided
+                and epoch_seconds(decided[vid]) > ring.end
+            )
+        }
+        return cls(videos, pairs, dict(creator_of), dict(status_of), params, rings, held)
 
     def score(self, video_id: str, now: float) -> float:
         """hotScore of ``video_id`` at epoch ``now`` (0 without counted events)."""
@@ -325,8 +405,9 @@ class Oracle:
         """The moderation status of a catalogue video (``undecided`` without a decision)."""
         return self.status_of.get(video_id, UNDECIDED)
 
-    def _ranked(self, statuses: set[str]) -> list[tuple[str, float | None]]:
-        """Catalogue videos with counted events and a status in ``statuses``, best first.
+    def _ranked(self, statuses: set[str], held: bool = False) -> list[tuple[str, float | None]]:
+        """Catalogue videos with counted events and a status in ``statuses`` that no ring holds
+        (with ``held``: those too, whatever their status), best first.
 
         Ranked by log2 of the score, which orders as the score does at any ``now`` and keeps
         the order where the scores themselves underflow; ties break by video id.
@@ -335,22 +416,28 @@ class Oracle:
         rows = [
             (vid, v.score_log2(half_life))
             for vid, v in self.videos.items()
-            if vid in self.creator_of and self.status(vid) in statuses
+            if vid in self.creator_of
+            and (
+                (self.status(vid) in statuses and vid not in self.held)
+                or (held and vid in self.held)
+            )
         ]
         rows.sort(key=lambda r: (r[1] is None, -(r[1] or 0.0), r[0]))
         return rows
 
     def feed(self, top_n: int) -> list[str]:
-        """The moderation-filtered top N (only ``approved`` videos), in rank order."""
+        """The moderation-filtered top N (only ``approved`` videos no ring holds), in rank
+        order."""
         return [vid for vid, _ in self._ranked({"approved"})[:top_n]]
 
     def queue(self, top_n: int) -> list[tuple[str, int]]:
         """The review queue: (video, would-be rank) of the undecided and ``pending_review``
-        videos that would rank in the top N if approved, best first."""
+        videos that would rank in the top N if approved, and of every video a ring holds
+        (§3b, whatever its would-be rank), best first."""
         half_life = self.params.half_life_sec
         feed = [(vid, self.videos[vid].score_log2(half_life)) for vid in self.feed(top_n)]
         queue: list[tuple[str, int]] = []
-        for vid, key in self._ranked({UNDECIDED, "pending_review"}):
+        for vid, key in self._ranked({UNDECIDED, "pending_review"}, held=True):
             better = sum(
                 1
                 for fvid, fkey in feed
@@ -359,9 +446,13 @@ class Oracle:
                 )
                 or (fkey is None and key is None and fvid < vid)
             )
-            if better + 1 <= top_n:
+            if better + 1 <= top_n or vid in self.held:
                 queue.append((vid, better + 1))
         return queue
+
+    def queue_reason(self, video_id: str) -> str:
+        """Why a queued video is in the queue (§3b, §6)."""
+        return "coordinated_engagement" if video_id in self.held else "would_trend"
 
 
 # --------------------------------------------------------------------------- §4 snapshot
@@ -435,4 +526,14 @@ def assert_published(client: redis.Redis, oracle: Oracle, top_n: int) -> Publish
     for vid in queue:
         assert rel_close(pub.queue[vid], oracle.score(vid, now)), vid
         assert pub.queue_items[vid]["moderationStatus"] == oracle.status(vid), vid
+        assert pub.queue_items[vid]["reason"] == oracle.queue_reason(vid), vid
+        ring = oracle.rings.get(vid) if vid in oracle.held else None
+        if ring is None:
+            assert pub.queue_items[vid]["ring"] is None, vid
+        else:
+            published_ring = pub.queue_items[vid]["ring"]
+            assert published_ring["accounts"] == len(ring.accounts), vid
+            assert set(published_ring["sampleAccounts"]) <= ring.accounts, vid
+            assert epoch_seconds(parse_ts(published_ring["windowStart"])) == ring.start, vid
+            assert epoch_seconds(parse_ts(published_ring["windowEnd"])) == ring.end, vid
     return pub

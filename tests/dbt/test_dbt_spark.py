@@ -51,6 +51,15 @@ COMPARED = {
         "applied_batch_id",
         "video_id",
     ),
+    "intermediate.int_ring_accounts": (
+        "user_id, video_id, is_single_purpose, status_batch_id, applied_batch_id",
+        "user_id",
+    ),
+    "intermediate.int_ring_videos": (
+        "video_id, is_ring, ring_accounts, ring_events, counted_likes_shares, ring_start_us, "
+        "ring_end_us, ring_accounts_sample, applied_batch_id",
+        "video_id",
+    ),
     "marts.fct_user_video_interactions": (
         "user_id, video_id, likes, comments, shares, watches, watch_sec, interaction_weight, "
         "last_event_epoch, is_creator, creator_id_applied, applied_batch_id",

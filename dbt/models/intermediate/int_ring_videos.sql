@@ -158,18 +158,31 @@ rings as (
         {{ ring_accounts_json('user_id', 'member_rank', 50) }} as accounts_sample
     from members
     group by video_id
+),
+
+final as (
+    select
+        t.video_id,
+        r.video_id is not null as is_ring,
+        coalesce(r.ring_accounts, 0) as ring_accounts,
+        coalesce(r.ring_events, 0) as ring_events,
+        r.video_events,
+        r.start_us,
+        r.end_us,
+        r.accounts_sample
+    from (select distinct video_id from touched) as t
+    left join rings as r on t.video_id = r.video_id
 )
 
 select
-    cast(t.video_id as {{ dbt.type_string() }}) as video_id,
-    cast(r.video_id is not null as {{ dbt.type_boolean() }}) as is_ring,
-    cast(coalesce(r.ring_accounts, 0) as {{ dbt.type_bigint() }}) as ring_accounts,
-    cast(coalesce(r.ring_events, 0) as {{ dbt.type_bigint() }}) as ring_events,
-    cast(r.video_events as {{ dbt.type_bigint() }}) as counted_likes_shares,
-    cast(r.start_us as {{ dbt.type_bigint() }}) as ring_start_us,
-    cast(r.end_us as {{ dbt.type_bigint() }}) as ring_end_us,
-    cast(r.accounts_sample as {{ dbt.type_string() }}) as ring_accounts_sample,
+    cast(video_id as {{ dbt.type_string() }}) as video_id,
+    cast(is_ring as {{ dbt.type_boolean() }}) as is_ring,
+    cast(ring_accounts as {{ dbt.type_bigint() }}) as ring_accounts,
+    cast(ring_events as {{ dbt.type_bigint() }}) as ring_events,
+    cast(video_events as {{ dbt.type_bigint() }}) as counted_likes_shares,
+    cast(start_us as {{ dbt.type_bigint() }}) as ring_start_us,
+    cast(end_us as {{ dbt.type_bigint() }}) as ring_end_us,
+    cast(accounts_sample as {{ dbt.type_string() }}) as ring_accounts_sample,
     cast((select max_batch_id from watermark) as {{ dbt.type_bigint() }}) as applied_batch_id
     {{ state_bucket_column(['video_id']) }}
-from (select distinct video_id from touched) as t
-left join rings as r on t.video_id = r.video_id
+from final

@@ -28,9 +28,16 @@ select
     s.comments,
     s.shares,
     s.watch_sec,
-    s.counted_events
+    s.counted_events,
+    -- a held ring (SPEC §3b): not in the feed, in the review queue with this reason
+    case when h.video_id is not null then 'coordinated_engagement' end as hold_reason,
+    h.ring_accounts,
+    h.ring_accounts_sample,
+    h.ring_window_start,
+    h.ring_window_end
 from {{ ref('int_video_scores') }} as s
 inner join {{ ref('int_latest_videos') }} as v on s.video_id = v.video_id
 left join {{ ref('int_latest_creators') }} as c on v.creator_id = c.creator_id
 left join {{ ref('int_latest_moderation') }} as m on v.video_id = m.video_id
+left join {{ ref('int_ring_holds') }} as h on v.video_id = h.video_id and h.is_held
 where s.counted_events > 0

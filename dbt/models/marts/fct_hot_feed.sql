@@ -1,5 +1,6 @@
--- The hot feed: the top var('top_n') approved catalogue videos by hotScore at `now`
--- (var('now_epoch'), or the time this dbt run started), score desc then video_id asc.
+-- The hot feed: the top var('top_n') approved catalogue videos, less those held for a ring
+-- (SPEC §3b), by hotScore at `now` (var('now_epoch'), or the time this dbt run started), score
+-- desc then video_id asc.
 -- <signal>_part: that signal's decayed, weighted part of hot_score (likes, comments, watch,
 -- shares: they add up to hot_score; SPEC §5 explain).
 -- Grain = video_id (rank 1..n).
@@ -36,7 +37,7 @@ with eligible as (
                 video_id asc
         ) as feed_rank
     from {{ ref('int_scored_videos') }}
-    where moderation_status = 'approved'
+    where moderation_status = 'approved' and hold_reason is null
 )
 
 select

@@ -59,16 +59,36 @@ class AuditTrail(msgspec.Struct, frozen=True):
     decisions: list[Decision]
 
 
+QueueReason = Literal["coordinated_engagement", "would_trend"]
+"""Why a video is in the queue: a ring holds it (SPEC §3b), or it is undecided /
+``pending_review`` and would rank in the top N if approved."""
+
+
+class Ring(msgspec.Struct, frozen=True):
+    """The ring that holds a video (SPEC §3b): how many single-purpose accounts, up to 50 of
+    them (by id), and the span of event time in which they liked or shared it."""
+
+    accounts: int
+    sampleAccounts: list[str]
+    windowStart: str
+    windowEnd: str
+
+
 class QueuePayload(ItemPayload, frozen=True):
     """One queue item as the pipeline stores it in ``queue_items``."""
 
     moderationStatus: str = "undecided"
+    reason: QueueReason = "would_trend"
+    ring: Ring | None = None
 
 
 class QueueItem(HotItem, frozen=True):
-    """One video of the review queue, ranked by its would-be score."""
+    """One video of the review queue, ranked by its would-be score; ``ring`` is set when the
+    reason is ``coordinated_engagement``."""
 
     moderationStatus: str
+    reason: QueueReason
+    ring: Ring | None
 
 
 class ReviewQueue(msgspec.Struct, frozen=True):

@@ -1,9 +1,10 @@
 """The moderation review queue: what the pipeline published beside the feed, minus news.
 
 The pipeline writes, per snapshot, ``keys.snapshot_queue(id)`` (video id → the hotScore it
-would have if approved) and ``queue_items`` (payloads with ``moderationStatus``). Videos decided
-after the snapshot was generated (latest audit entry newer than ``generatedAt``, and not a
-mere ``pending_review``) are left out, so a moderator does not review a video twice.
+would have if approved) and ``queue_items`` (payloads with ``moderationStatus``, the
+``reason`` and, for a video a ring holds, the ``ring``). Videos decided after the snapshot was
+generated (latest audit entry newer than ``generatedAt``, and not a mere ``pending_review``)
+are left out, so a moderator does not review a video twice.
 """
 
 from __future__ import annotations
@@ -74,6 +75,8 @@ async def review_queue(redis: AsyncRedis, query: HotQuery) -> ReviewQueue:
                     hotScore=round(score, 3),
                     stats=item.stats,
                     moderationStatus=item.moderationStatus,
+                    reason=item.reason,
+                    ring=item.ring,
                 )
             )
     return ReviewQueue(
