@@ -140,6 +140,8 @@ def test_review_queue_is_the_published_queue_by_would_be_score(
     for item in queue["items"]:
         assert item["moderationStatus"] in {"undecided", "pending_review"}
         assert statuses[item["videoId"].encode()].decode() == item["moderationStatus"]
+        # the base world has no ring (tests/ui/test_web.py plants one)
+        assert (item["reason"], item["ring"]) == ("would_trend", None)
         assert item["title"] and item["creator"]["avatarUrl"] and "likes" in item["stats"]
     assert queue["paging"] == {"limit": 100, "offset": 0, "total": len(expected)}
     pages = [_queue(mod, limit=2, offset=o, snapshot=snapshot) for o in range(0, len(expected), 2)]

@@ -10,7 +10,7 @@ import json
 import os
 import re
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -19,8 +19,15 @@ import redis
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from hot import keys
+from hot.landing import format_ts, write_atomic
 from hot.local.redis_server import free_port
-from hot.snapshot import Snapshot, SnapshotItem, new_snapshot_id, publish_snapshot
+from hot.snapshot import (
+    Snapshot,
+    SnapshotItem,
+    format_timestamp,
+    new_snapshot_id,
+    publish_snapshot,
+)
 from tests.ui.stack import Stack
 
 CHROMIUM = "/usr/bin/chromium"
@@ -391,3 +398,80 @@ def test_why_shows_the_four_signals_parts_of_the_score(
     card.locator(".why-btn").click()
     expect(card.locator(".why")).to_be_hidden()
     expect(card.locator(".why-btn")).to_have_attribute("aria-expanded", "false")
+
+
+def test_a_ring_is_held_shown_to_the_moderator_and_released_by_an_approval(
+    live_stack: Stack, new_page: NewPage
+) -> None:
+    """SPEC §3b end to end: fresh single-purpose accounts like a video of the feed within ten
+    minutes; the next pass holds it (out of the feed, in the queue with the ring); the
+    moderator page shows the reason, the accounts and the window; an approval releases it.
+    Runs last in the module: it adds a batch to the module's stack."""
+    feed = live_stack.feed()["items"]
+    target = min(feed, key=lambda i: (i["stats"]["likes"] + i["stats"]["shares"], i["videoId"]))
+    vid = target["videoId"]
+    n = max(25, target["stats"]["likes"] + target["stats"]["shares"] + 1)  # over half
+    accounts = [f"ring-{vid}-{a:03d}" for a in range(n)]
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=20)
+    joins = [start + timedelta(seconds=20 * a) for a in range(n)]
+    lines = [
+        json.dumps(
+            {
+                "event_id": f"ring-e{a}",
+                "type": "like",
+                "video_id": vid,
+                "user_id": user,
+                "occurred_at": format_ts(at),
+            }
+        ).encode()
+        for a, (user, at) in enumerate(zip(accounts, joins, strict=True))
+    ]
+    write_atomic(live_stack.settings.landing_dir / "events", "zz-ring.jsonl", lines)
+    live_stack.run_batch()
+
+    assert vid not in {i["videoId"] for i in live_stack.feed()["items"]}
+    with live_stack.client(live_stack.token("mod-x", moderator=True)) as http:
+        # the moderator page's first page (20 items)
+        queue = http.get("/api/v1/moderation/queue", params={"limit": 20}).json()
+    queued = {i["videoId"]: i for i in queue["items"]}
+    item = queued[vid]
+    assert item["reason"] == "coordinated_engagement"
+    assert item["moderationStatus"] == "approved"
+    assert item["ring"] == {
+        "accounts": n,
+        "sampleAccounts": sorted(accounts)[:50],
+        "windowStart": format_timestamp(joins[0]),
+        "windowEnd": format_timestamp(joins[-1]),
+    }
+    for other in queue["items"]:
+        if other["videoId"] != vid:
+            assert other["reason"] == "would_trend" and other["ring"] is None
+
+    moderator = new_page(live_stack.url + "/moderate", live_stack.token("mod-ray", moderator=True))
+    row = moderator.locator(f"#mod-list .mod-row[data-video-id='{vid}']")
+    reason = row.locator(".mod-reason.ring")
+    expect(reason).to_contain_text("held: coordinated engagement")
+    expect(reason.locator(".ring-count")).to_have_text(str(n))
+    expect(reason.locator("time.ring-start")).to_have_attribute(
+        "datetime", item["ring"]["windowStart"]
+    )
+    expect(reason.locator("time.ring-end")).to_have_attribute("datetime", item["ring"]["windowEnd"])
+    shown = reason.locator(".ring-accounts li")
+    expect(shown.first).to_be_hidden()
+    reason.locator(".ring-accounts summary").click()
+    expect(shown).to_have_count(min(n, 50))
+    expect(shown.first).to_be_visible()
+    assert shown.all_inner_texts() == sorted(accounts)[:50]
+    other_reasons = moderator.locator("#mod-list .mod-reason[data-reason=would_trend]")
+    expect(other_reasons).to_have_count(len(queue["items"]) - 1)
+
+    row.locator("[data-action=approve]").click()
+    dialog = moderator.locator("#decide-dialog")
+    expect(dialog).to_be_visible()
+    dialog.locator("textarea[name=reason]").fill("Checked: a real fan club, not a ring")
+    dialog.locator("#decide-submit").click()
+    expect(moderator.locator("#toast")).to_contain_text(f"Approved {vid}")
+    expect(row).to_have_count(0)
+
+    live_stack.run_batch()  # the approval, decided after the hold, releases the video
+    assert vid in {i["videoId"] for i in live_stack.feed()["items"]}

@@ -8,7 +8,7 @@
   const VIEWS = {
     queue: {
       path: "/api/v1/moderation/queue",
-      help: "Videos nobody has approved yet that would rank in the hot feed if approved — best first.",
+      help: "Videos nobody has approved yet that would rank in the hot feed if approved, and videos a ring of single-purpose accounts pushed (held out of the feed) — best first.",
       empty: "The review queue is empty: nothing unreviewed is about to trend.",
       scoreLabel: "would-be score",
       actions: ["approve", "takedown", "history"],
@@ -112,6 +112,32 @@
     $("next").disabled = offset + LIMIT >= total;
   }
 
+  /* Why a queued video is in the queue; for a ring (SPEC §3b), who and when. */
+  function reasonLine(item) {
+    if (item.reason !== "coordinated_engagement" || !item.ring) {
+      return el("p", { class: "mod-reason", dataset: { reason: item.reason } },
+        el("span", { class: "badge badge-undecided" }, "would trend"),
+        " would rank in the hot feed if approved");
+    }
+    const { ring } = item;
+    const more = ring.accounts - ring.sampleAccounts.length;
+    return el("div", { class: "mod-reason ring", dataset: { reason: item.reason } },
+      el("p", {},
+        el("span", { class: "badge badge-removed" }, "held: coordinated engagement"), " ",
+        el("b", { class: "ring-count" }, String(ring.accounts)),
+        " single-purpose accounts liked or shared it between ",
+        el("time", { class: "ring-start", datetime: ring.windowStart, title: ring.windowStart },
+          H.fmt.time(ring.windowStart)),
+        " and ",
+        el("time", { class: "ring-end", datetime: ring.windowEnd, title: ring.windowEnd },
+          H.fmt.time(ring.windowEnd)),
+        ". Out of the feed until a moderator decides."),
+      el("details", { class: "ring-accounts" },
+        el("summary", {}, "Show the accounts"),
+        el("ul", {}, ring.sampleAccounts.map((account) => el("li", {}, el("code", {}, account)))),
+        more > 0 ? el("p", { class: "muted" }, `and ${more} more`) : null));
+  }
+
   function actionButton(kind, item) {
     const labels = { approve: "Approve", takedown: "Take down", history: "History" };
     const classes = { approve: "btn-ok", takedown: "btn-danger", history: "btn-ghost" };
@@ -135,7 +161,8 @@
         el("div", { class: "mod-title" }, el("strong", { class: "title" }, item.title), badge(status)),
         el("div", { class: "mod-sub" }, H.creator(item.creator),
           el("code", { class: "video-id" }, item.videoId)),
-        H.stats(item.stats)),
+        H.stats(item.stats),
+        item.reason ? reasonLine(item) : null),
       el("div", { class: "mod-score" },
         el("b", {}, H.fmt.score(item.hotScore)), el("small", {}, view.scoreLabel)),
       el("div", { class: "mod-actions" }, view.actions.map((kind) => actionButton(kind, item))));
