@@ -34,6 +34,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from functools import partial
 from pathlib import Path
+from unittest import mock
 
 import duckdb
 import redis
@@ -284,20 +285,16 @@ def _produce(producer: EventProducer, sim: Simulator, n: int) -> int:
 def kafka_source(kafka: EmbeddedKafka, topic: str, partitions: int) -> Iterator[None]:
     """``HOT_EVENTS_SOURCE=kafka`` on ``topic`` (created) of ``kafka`` for a while."""
     ensure_topic(kafka.bootstrap, topic, partitions)
-    names = ("HOT_EVENTS_SOURCE", "HOT_KAFKA_TOPIC", "HOT_KAFKA_BOOTSTRAP")
-    saved = {name: os.environ.get(name) for name in names}
-    os.environ.update(
-        HOT_EVENTS_SOURCE="kafka", HOT_KAFKA_TOPIC=topic, HOT_KAFKA_BOOTSTRAP=kafka.bootstrap
-    )
-    get_settings.cache_clear()
+    source = {
+        "HOT_EVENTS_SOURCE": "kafka",
+        "HOT_KAFKA_TOPIC": topic,
+        "HOT_KAFKA_BOOTSTRAP": kafka.bootstrap,
+    }
     try:
-        yield
+        with mock.patch.dict(os.environ, source):
+            get_settings.cache_clear()
+            yield
     finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
         get_settings.cache_clear()
 
 

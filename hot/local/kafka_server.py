@@ -18,6 +18,7 @@ import time
 import uuid
 from pathlib import Path
 
+from hot.local.processes import terminate
 from hot.local.redis_server import free_port
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -189,14 +190,7 @@ class EmbeddedKafka:
     def stop(self) -> None:
         """Stop the broker (SIGTERM: a controlled shutdown; SIGKILL after a grace period)."""
         proc, self._proc = self._proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.terminate()
-        try:
-            proc.wait(timeout=STOP_GRACE_SEC)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        terminate(proc, STOP_GRACE_SEC)
 
     def kill(self) -> None:
         """Kill the broker abruptly (failure tests)."""

@@ -32,6 +32,19 @@ def become_subreaper() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 
 
+def terminate(proc: subprocess.Popen[bytes] | None, grace: float) -> None:
+    """Stop ``proc`` with SIGTERM, then SIGKILL if it is still running after ``grace``
+    seconds; nothing if it is ``None`` or has exited."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def spawn(args: Sequence[str], **kwargs: object) -> subprocess.Popen[bytes]:
     """``Popen`` in a new session: the terminal's Ctrl-C does not reach it, its process
     group is its own (``os.killpg(child.pid, ...)`` reaches what it starts)."""

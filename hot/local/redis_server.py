@@ -15,6 +15,8 @@ from pathlib import Path
 
 import redis
 
+from hot.local.processes import terminate
+
 
 class RedisNotInstalledError(RuntimeError):
     """``redis-server`` is not on PATH (the setup script installs it)."""
@@ -109,14 +111,7 @@ class EmbeddedRedis:
     def stop(self) -> None:
         """Stop the server (SIGTERM, then SIGKILL after a grace period)."""
         proc, self._proc = self._proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        terminate(proc, grace=10)
 
     def kill(self) -> None:
         """Kill the server abruptly (failure tests)."""
