@@ -31,15 +31,18 @@ if [ ! -x .venv/bin/python ]; then "$PY" -m venv .venv; fi
 .venv/bin/python -m pip install -q --upgrade pip uv
 .venv/bin/uv pip install -q --python .venv/bin/python -c constraints.txt -e ".[test,spark,kafka]"
 
-# Jars of the embedded Kafka broker (`hot kafka`, SPEC §2b) from Maven Central, by `mvn` from
-# the pom beside them: fetched here, never at run time. Skipped when already there.
-if [ ! -f vendor/kafka/jars/.complete ]; then
-  echo "setup: fetching the Kafka broker jars (mvn)"
-  rm -rf vendor/kafka/jars
-  mvn -q -B -f vendor/kafka/pom.xml dependency:copy-dependencies \
-    -DincludeScope=runtime -DoutputDirectory="$PWD/vendor/kafka/jars"
-  touch vendor/kafka/jars/.complete
-fi
+# Jars from Maven Central, by `mvn` from the pom of each vendor/ folder into its jars/: the
+# embedded Kafka broker (`hot kafka`, SPEC §2b) and Spark's Kafka source (SPEC §9). Fetched
+# here, never at run time; a folder already complete is skipped.
+for vendor in vendor/kafka vendor/spark-kafka; do
+  if [ ! -f "$vendor/jars/.complete" ]; then
+    echo "setup: fetching the jars of $vendor (mvn)"
+    rm -rf "$vendor/jars"
+    mvn -q -B -f "$vendor/pom.xml" dependency:copy-dependencies \
+      -DincludeScope=runtime -DoutputDirectory="$PWD/$vendor/jars"
+    touch "$vendor/jars/.complete"
+  fi
+done
 
 # dbt manifest for Dagster (parsed offline; no packages to download).
 (cd dbt && DBT_SEND_ANONYMOUS_USAGE_STATS=false ../.venv/bin/dbt parse --quiet --profiles-dir .)
