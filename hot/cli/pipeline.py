@@ -88,8 +88,9 @@ def embeddings_run(vectors: Path | None, verbose: bool) -> EmbedResult:
 
 @click.command(
     short_help="process pending landing files once and publish",
-    help="Ingest every pending landing file through the same Dagster job the sensor runs, "
-    "dbt build, and publish a snapshot. Exit 0 on success, 1 with a message on failure.",
+    help="Ingest every pending landing file (with HOT_EVENTS_SOURCE=kafka: the catalogue's, "
+    "and the topic's new messages) through the same Dagster job the sensor runs, dbt build, "
+    "and publish a snapshot. Exit 0 on success, 1 with a message on failure.",
 )
 @click.option(
     "--now",
