@@ -1,11 +1,12 @@
 """dbt domain: staging → intermediate → marts, with dbt tests as asset checks."""
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
-from dagster import AssetExecutionContext, Config
-from dagster_dbt import build_dbt_asset_selection, dbt_assets
+from dagster import AssetCheckKey, AssetExecutionContext, AssetSelection, Config
+from dagster_dbt import DagsterDbtTranslator, dbt_assets
+from dagster_dbt.asset_utils import get_asset_check_key_for_test
 
 from dagster_project.project import dbt_project, ensure_manifest
 from dagster_project.resources.dbt_inprocess import stream_dbt
@@ -18,10 +19,9 @@ class DbtBuildConfig(Config):
     now_epoch: float = 0.0
 
 
-FULL_SCAN_TESTS = "resource_type:test,tag:full_scan"
-"""dbt data tests over whole-history tables (tagged ``full_scan`` in dbt_project.yml and the
-model files): asset checks like the others, run by their own job on a schedule and in CI
-(tests/dbt), not on every pass."""
+FULL_SCAN_TAG = "full_scan"
+"""Tags a data test, or a model all of whose data tests, scans a table that grows with the
+history or the catalogue rather than with the batch (dbt_project.yml, the model files)."""
 
 
 def build_args(now_epoch: float) -> list[str]:
@@ -48,5 +48,28 @@ def hot_dbt_assets(context: AssetExecutionContext, config: DbtBuildConfig) -> It
     yield from stream_dbt(context, build_args(config.now_epoch), target)
 
 
-FULL_SCAN_CHECKS = build_dbt_asset_selection([hot_dbt_assets], dbt_select=FULL_SCAN_TESTS)
-"""The asset checks of the full-scan data tests (no assets)."""
+def full_scan_check_keys(manifest: Mapping[str, Any]) -> list[AssetCheckKey]:
+    """The asset checks of the data tests tagged ``full_scan`` or attached to a model tagged
+    so. dbt does not pass a model's config tags on to its tests, hence the explicit walk."""
+    translator = DagsterDbtTranslator()
+    keys = []
+    for unique_id, node in manifest["nodes"].items():
+        if node["resource_type"] != "test":
+            continue
+        parent = manifest["nodes"].get(node.get("attached_node") or "", {})
+        if FULL_SCAN_TAG in node["tags"] or FULL_SCAN_TAG in parent.get("tags", ()):
+            key = get_asset_check_key_for_test(manifest, translator, unique_id, dbt_project)
+            if key is not None:
+                keys.append(key)
+    return keys
+
+
+FULL_SCAN_CHECKS = AssetSelection.checks(
+    # Source tests have no asset check here (the raw tables are the ingest's assets).
+    *(
+        set(full_scan_check_keys(json.loads(ensure_manifest().read_text())))
+        & hot_dbt_assets.check_keys
+    )
+)
+"""The asset checks of the full-scan data tests (no assets): run by their own job on a
+schedule and in CI (tests/dbt), not on every pass."""

@@ -23,6 +23,11 @@ def test_definitions_load_with_dbt_tests_as_asset_checks(hot_env: Path) -> None:
     assert "unique_fct_hot_feed_video_id" in pass_checks
     assert any("int_counted_events" in name for name in full_scan)
     assert "unique_stg_events_event_id" in full_scan
+    # A pass checks what it publishes; a model tagged full_scan has all its tests there.
+    published = {"fct_hot_feed", "fct_review_queue", "dim_videos", "dim_creators"}
+    assert {c.asset_key.path[-1] for c in _job_checks("hot_pipeline")} <= published
+    assert "not_null_fct_user_video_interactions_user_id" in full_scan
+    assert "not_null_int_video_scores_video_id" in full_scan
     assert not pass_checks & full_scan
     # The tests on dbt's sources (raw.*, owned by the ingest asset) run in CI's `dbt build`;
     # the staging views over them repeat their whole-history checks in the scheduled job.
