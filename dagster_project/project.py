@@ -11,6 +11,7 @@ from pathlib import Path
 from dagster_dbt import DbtProject
 
 from hot.settings import get_settings
+from hot.warehouse import require_engine
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt"
 
@@ -18,6 +19,8 @@ DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt"
 def dbt_env() -> None:
     """Export what dbt needs: itself on PATH, and the DuckDB file and snapshot size it reads."""
     settings = get_settings()
+    # HOT_ENGINE=spark without pyspark, dbt-spark or Java: one clear line, before dbt fails.
+    require_engine(settings)
     # dagster-dbt runs `dbt` from PATH: make it this environment's, even when the venv is
     # not activated (e.g. `.venv/bin/hot run`).
     bin_dir = str(Path(sys.executable).parent)
@@ -29,7 +32,14 @@ def dbt_env() -> None:
 
 
 dbt_env()
-dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+dbt_project = DbtProject(
+    project_dir=DBT_PROJECT_DIR,
+    profiles_dir=DBT_PROJECT_DIR,
+    # A manifest (and the ingest SQL rendered from it) is the profile's engine's.
+    target_path="target"
+    if get_settings().engine == "duckdb"
+    else f"target-{get_settings().engine}",
+)
 
 
 def _sources_newer_than(path: Path) -> bool:
@@ -55,14 +65,18 @@ def _relations(manifest_path: str, mtime_ns: int) -> dict[str, str]:
     """Model name → ``"schema"."alias"`` for every model of one manifest version."""
     manifest = json.loads(Path(manifest_path).read_text())
     prefix = f"model.{manifest['metadata']['project_name']}."
+    q = "`" if manifest["metadata"].get("adapter_type") == "spark" else '"'
     return {
-        unique_id.removeprefix(prefix): f'"{node["schema"]}"."{node.get("alias") or node["name"]}"'
+        unique_id.removeprefix(
+            prefix
+        ): f"{q}{node['schema']}{q}.{q}{node.get('alias') or node['name']}{q}"
         for unique_id, node in manifest["nodes"].items()
         if unique_id.startswith(prefix)
     }
 
 
 def model_relation(model: str) -> str:
-    """``"schema"."alias"`` of a dbt model as built (the manifest is parsed once per version)."""
+    """``"schema"."alias"`` (Spark: backticks) of a dbt model as built (the manifest is parsed
+    once per version)."""
     manifest = ensure_manifest()
     return _relations(str(manifest), manifest.stat().st_mtime_ns)[model]

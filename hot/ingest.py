@@ -13,8 +13,7 @@ crashes and replays.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,13 +21,13 @@ from typing import Any
 
 import duckdb
 
+from hot.warehouse import Rows, Warehouse, as_warehouse
+
 SOURCES: tuple[str, ...] = ("videos", "creators", "moderation", "events")
 """Landing folders in processing order: catalogue before events."""
 
 IngestStatements = Mapping[str, Any]
 """The rendered ingest SQL by name (``hot_ingest_statements`` in dbt/macros/ingest.sql)."""
-
-_PARAM = re.compile(r"\$([a-z_]+)")
 
 
 @dataclass
@@ -57,11 +56,16 @@ def is_landing_file(path: Path) -> bool:
     )
 
 
-def pending_files(landing_dir: Path, con: duckdb.DuckDBPyConnection) -> list[Path]:
-    """Landing files not yet ingested, catalogue folders first, by name within a folder."""
+def pending_files(
+    landing_dir: Path,
+    con: duckdb.DuckDBPyConnection | Warehouse,
+    sources: Iterable[str] = SOURCES,
+) -> list[Path]:
+    """Landing files of ``sources`` not yet ingested, catalogue folders first, by name within
+    a folder."""
     done = {row[0] for row in con.execute("select source_file from raw.ingested_files").fetchall()}
     result: list[Path] = []
-    for source in SOURCES:
+    for source in (s for s in SOURCES if s in sources):
         folder = landing_dir / source
         if not folder.is_dir():
             continue
@@ -81,25 +85,36 @@ def _utc_naive(ts: datetime) -> datetime:
 
 
 class Ingestor:
-    """Ingests landing files into one open DuckDB connection with the rendered ingest SQL."""
+    """Ingests landing files into one open warehouse (a DuckDB connection or a
+    :class:`~hot.warehouse.SparkWarehouse`) with the ingest SQL rendered for its engine."""
 
     def __init__(
-        self, con: duckdb.DuckDBPyConnection, landing_dir: Path, statements: IngestStatements
+        self,
+        con: duckdb.DuckDBPyConnection | Warehouse,
+        landing_dir: Path,
+        statements: IngestStatements,
     ) -> None:
         self.con = con
+        self.warehouse = as_warehouse(con)
+        # A batch a killed process left half-written is discarded before any new one.
+        self.warehouse.recover()
         self.landing_dir = landing_dir
         self.statements = statements
 
     def next_batch_id(self) -> int:
         """One more than the highest batch id so far."""
-        row = self.con.execute(
+        # fetchall: a result left half-read would block registering a Kafka range's table.
+        (row,) = self.warehouse.execute(
             "select coalesce(max(batch_id), 0) from raw.ingested_files"
-        ).fetchone()
-        return int(row[0]) + 1 if row else 1
+        ).fetchall()
+        return int(row[0]) + 1
 
-    def ingest_pending(self, now: datetime | None = None) -> list[FileReport]:
-        """Ingest every pending landing file in order."""
-        return [self.ingest_file(path, now) for path in pending_files(self.landing_dir, self.con)]
+    def ingest_pending(
+        self, now: datetime | None = None, sources: Iterable[str] = SOURCES
+    ) -> list[FileReport]:
+        """Ingest every pending landing file (of ``sources``) in order."""
+        pending = pending_files(self.landing_dir, self.con, sources)
+        return [self.ingest_file(path, now) for path in pending]
 
     def ingest_file(self, path: Path, now: datetime | None = None) -> FileReport:
         """Ingest one file atomically; a file already ingested is skipped (reported as such)."""
@@ -107,63 +122,76 @@ class Ingestor:
         if source not in SOURCES:
             raise ValueError(f"{path} is not inside a landing folder {sorted(SOURCES)}")
         name = relative_name(self.landing_dir, path)
-        done = self.con.execute(
-            "select 1 from raw.ingested_files where source_file = ?", [name]
+        done = self.warehouse.execute(
+            f"select 1 from raw.ingested_files where source_file = {self.warehouse.param('file')}",
+            {"file": name},
         ).fetchone()
-        batch_id = self.next_batch_id()
         if done:
-            return FileReport(source=source, source_file=name, batch_id=batch_id, skipped=True)
-        params = {
-            "path": str(path),
+            return FileReport(source, name, self.next_batch_id(), skipped=True)
+        params = {**self.batch_params(source, name, now), "path": str(path)}
+        return self.ingest_staged(params, lambda: self._stage(source, path, params))
+
+    def batch_params(self, source: str, name: str, now: datetime | None) -> dict[str, Any]:
+        """The parameters of a batch's statements: its source, name (``file``), batch id and
+        times."""
+        return {
             "file": name,
             "source": source,
-            "batch_id": batch_id,
+            "batch_id": self.next_batch_id(),
             "ingested_at": _utc_naive(datetime.now(UTC)),
             "now": _utc_naive(now or datetime.now(UTC)),
         }
+
+    def ingest_staged(
+        self, params: dict[str, Any], stage: Callable[[], None], also: Sequence[str] = ()
+    ) -> FileReport:
+        """One batch (a file, or a range of Kafka messages): ``stage()`` builds its stage and
+        duplicates, then its rows, quarantined lines, ledger entry and the statements ``also``
+        are written in one transaction."""
+        source = params["source"]
+        # What a killed batch left of its stage goes first (on Spark the stage is a table).
+        self._drop_stage()
         try:
             # The stage is a temporary table: it only reads raw.events (for replays), so it
             # is built before the transaction that writes.
-            self._stage(source, path, params)
-            self.con.execute("begin transaction")
-            try:
-                for statement in (f"{source}.insert", "quarantine", "ledger"):
-                    self._run(statement, params)
-                report = self._report(source, name, batch_id)
-                self.con.execute("commit")
-            except BaseException:
-                self.con.execute("rollback")
-                raise
+            stage()
+            with self.warehouse.transaction():
+                for statement in (f"{source}.insert", "quarantine", "ledger", *also):
+                    self.run(statement, params)
+                report = self._report(source, params["file"], params["batch_id"])
         finally:
-            for statement in self.statements["drop"]:
-                self.con.execute(statement)
+            self._drop_stage()
         return report
 
+    def _drop_stage(self) -> None:
+        for statement in self.statements["drop"]:
+            self.warehouse.execute(statement)
+
     def _stage(self, source: str, path: Path, params: dict[str, Any]) -> None:
-        """Read the file's lines and validate them into the stage. A parquet file DuckDB cannot
-        read is taken as lines of bytes: quarantined line by line, not a failed pass."""
+        """Read the file's lines and validate them into the stage. A parquet file the engine
+        cannot read is taken as lines of bytes: quarantined line by line, not a failed pass."""
         lines = "jsonl.lines"
         if path.suffix == ".parquet":
             try:
-                self._run("parquet.lines", params)
+                self.run("parquet.lines", params)
                 lines = ""
-            except duckdb.Error:
+            except self.warehouse.errors:
                 pass
         if lines:
-            self._run(lines, params)
-        self._run(f"{source}.stage", params)
-        self._run(f"{source}.duplicates", params)
+            self.run(lines, params)
+        self.run(f"{source}.stage", params)
+        self.run(f"{source}.duplicates", params)
 
-    def _run(self, name: str, params: dict[str, Any]) -> duckdb.DuckDBPyConnection:
-        sql: str = self.statements[name]
-        return self.con.execute(sql, {k: params[k] for k in set(_PARAM.findall(sql))})
+    def run(self, name: str, params: dict[str, Any]) -> Rows:
+        """Execute the rendered statement ``name`` with the parameters it names."""
+        return self.warehouse.execute(self.statements[name], params)
 
     def _report(self, source: str, name: str, batch_id: int) -> FileReport:
-        row = self.con.execute(
+        row = self.warehouse.execute(
             "select lines_read, valid, duplicates, quarantined from raw.ingested_files "
-            "where source_file = ?",
-            [name],
+            f"where source_file = {self.warehouse.param('file')}",
+            {"file": name},
         ).fetchone()
         assert row is not None  # written by the ledger statement just before
-        reasons = {str(r): int(n) for r, n in self._run("report", {}).fetchall()}
+        reasons = {str(r): int(n) for r, n in self.run("report", {}).fetchall()}
         return FileReport(source, name, batch_id, *map(int, row), reasons=reasons)

@@ -13,6 +13,8 @@ from typing import Any
 import duckdb
 import numpy as np
 
+from hot.warehouse import Warehouse, as_warehouse
+
 WATCHED_HEAVY_SEC = 600.0
 """Counted watch seconds from which a video counts as already watched by the user."""
 
@@ -40,14 +42,16 @@ class Interactions:
 
 
 def read_interactions(
-    con: duckdb.DuckDBPyConnection, interactions: str, videos: str
+    con: duckdb.DuckDBPyConnection | Warehouse, interactions: str, videos: str
 ) -> Interactions:
-    """The positive-weight, non-creator pairs of ``interactions`` and the catalogue ``videos``."""
-    table = con.sql(
+    """The positive-weight, non-creator pairs of ``interactions`` and the catalogue ``videos``
+    (from DuckDB or Spark)."""
+    warehouse = as_warehouse(con)
+    table = warehouse.arrow(
         f"select user_id, video_id, interaction_weight, watch_sec, last_event_epoch "
         f"from {interactions} where not is_creator and interaction_weight > 0"
-    ).to_arrow_table()
-    known = con.sql(f"select video_id from {videos}").fetchall()
+    )
+    known = warehouse.execute(f"select video_id from {videos}").fetchall()
     return Interactions(
         user_ids=table["user_id"].to_numpy(zero_copy_only=False).astype(str),
         video_ids=table["video_id"].to_numpy(zero_copy_only=False).astype(str),

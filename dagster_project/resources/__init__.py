@@ -1,4 +1,5 @@
-"""Dagster resources: the DuckDB warehouse and Redis (dbt runs in-process: ``dbt_inprocess``).
+"""Dagster resources: the warehouse (DuckDB or Spark, ``HOT_ENGINE``) and Redis (dbt runs
+in-process: ``dbt_inprocess``).
 
 Paths and URLs default to the settings read when the resource is *used*, so one code
 location serves whatever ``HOT_DATA_DIR`` / ``HOT_REDIS_URL`` the run has.
@@ -18,14 +19,25 @@ from hot.settings import get_settings
 
 
 class WarehouseResource(ConfigurableResource):
-    """The DuckDB file shared by ingest, dbt and publish (one writer at a time)."""
+    """The warehouse shared by ingest, dbt and publish: the DuckDB file (one writer at a time)
+    or, with ``HOT_ENGINE=spark``, Spark (:class:`hot.warehouse.SparkWarehouse`)."""
 
     path: str | None = None
+    """The DuckDB file (default: the settings'); unused on Spark."""
 
     @contextmanager
-    def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A connection that is closed on exit, so dbt can open the file next."""
-        con = warehouse.connect(Path(self.path or get_settings().duckdb_path), read_only=read_only)
+    def connect(
+        self, read_only: bool = False
+    ) -> Iterator[duckdb.DuckDBPyConnection | warehouse.SparkWarehouse]:
+        """A connection that is closed on exit, so dbt can open the DuckDB file next. Both
+        kinds answer ``execute(sql).fetchall()``; :func:`hot.warehouse.as_warehouse` gives
+        the rest of the :class:`~hot.warehouse.Warehouse` seam."""
+        settings = get_settings()
+        con = (
+            warehouse.open_warehouse(settings)
+            if settings.engine == "spark"
+            else warehouse.connect(Path(self.path or settings.duckdb_path), read_only=read_only)
+        )
         try:
             yield con
         finally:

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 from dagster import AssetExecutionContext, Failure
 
 from dagster_project.project import DBT_PROJECT_DIR, dbt_env, ensure_manifest
+from hot.settings import get_settings
+from hot.warehouse import spark_session
 
 if TYPE_CHECKING:
     from dbt.cli.main import dbtRunnerResult
@@ -56,6 +58,11 @@ def invoke(
     from dbt.cli.main import dbtRunner
 
     dbt_env()
+    settings = get_settings()
+    if settings.engine == "spark" and not settings.spark_host:
+        # dbt-spark's session method takes this process's session (getOrCreate): created
+        # here first, with the warehouse and metastore of HOT_DATA_DIR (hot.warehouse).
+        spark_session(settings)
     manifest = dbt_manifest() if project_dir == DBT_PROJECT_DIR else None
     project = ["--project-dir", str(project_dir), "--profiles-dir", str(DBT_PROJECT_DIR)]
     try:

@@ -18,8 +18,10 @@
   of a relation of (offset, value) rows, the offset as line_no. A twin for another
   engine implements the dispatched parts: `hot_param`, `hot_ingest_lines`,
   `hot_ingest_message_lines`,
-  `hot_ingest_fields`, `hot_parse_rfc3339`, `hot_octets`, `hot_blank` and
-  `hot_create_temp_table`.
+  `hot_ingest_fields`, `hot_parse_rfc3339`, `hot_octets`, `hot_blank`, `hot_intdiv`,
+  `hot_create_temp_table` and `hot_ingest_insert`. The `spark__` twins (SPEC §9) read the file
+  with Spark itself (`binaryFile`, split on line feeds: a line's number is its position in the
+  file, not an order Spark happens to read in) and parse JSON as a VARIANT.
 -#}
 
 {#- The sources and their fields, in the order the checks run (the first failure wins). -#}
@@ -272,6 +274,14 @@
 {%- endmacro %}
 
 
+{#- The operator of integer division. -#}
+{% macro hot_intdiv() -%}
+  {{ return(adapter.dispatch('hot_intdiv', 'imoutotv_hot')()) }}
+{%- endmacro %}
+{% macro default__hot_intdiv() -%}//{%- endmacro %}
+{% macro spark__hot_intdiv() -%}div{%- endmacro %}
+
+
 {% macro hot_ingest_max_line_bytes() %}1048576{% endmacro %}
 {% macro hot_ingest_raw_keep_bytes() %}4096{% endmacro %}
 {% macro hot_ingest_future_tolerance_sec() %}300{% endmacro %}
@@ -409,8 +419,9 @@
            -- of the line's head, less one per byte still over.
            case when n_bytes <= {{ keep }} then coalesce(raw, line)
                 else {{ _hot_left_bytes('left(coalesce(raw, line), ' ~ keep ~ ' * ' ~ keep
-                                        ~ ' // ' ~ hot_octets('left(coalesce(raw, line), '
-                                                              ~ keep ~ ')') ~ ')', keep) }}
+                                        ~ ' ' ~ hot_intdiv() ~ ' ' ~ hot_octets(
+                                            'left(coalesce(raw, line), ' ~ keep ~ ')') ~ ')',
+                                        keep) }}
            end as ingest_raw_line
            {%- for name, rule in spec['fields'] %},
            {%- if rule['check'] == 'timestamp' %}
@@ -438,6 +449,34 @@
 {%- endmacro %}
 {% macro default__hot_create_temp_table(relation, select_sql) -%}
     create or replace temporary table {{ relation }} as {{ select_sql }}
+{%- endmacro %}
+{#- A parquet table, dropped after the batch (and before one, in case a killed one left it):
+    a plain view would be computed again by each statement that reads it, and a cached one
+    keeps its whole plan, which Spark analyses again in every statement that reads it. -#}
+{% macro spark__hot_create_temp_table(relation, select_sql) -%}
+    create table {{ relation }} using parquet as {{ select_sql }}
+{%- endmacro %}
+
+
+{#-
+  Append the rows of one batch to raw.`table`: `values` is a list of (column, expression)
+  over `relation`, filtered by `where`.
+-#}
+{% macro hot_ingest_insert(table, values, relation, where) -%}
+  {{ return(adapter.dispatch('hot_ingest_insert', 'imoutotv_hot')(table, values, relation, where)) }}
+{%- endmacro %}
+{% macro default__hot_ingest_insert(table, values, relation, where) -%}
+    insert into raw.{{ table }} ({{ values | map('first') | join(', ') }})
+    select {{ values | map('last') | join(', ') }} from {{ relation }} where {{ where }}
+{%- endmacro %}
+{#- On Spark the batch's own partition is overwritten: a retried batch replaces what a failed
+    one wrote (hot/warehouse.py: SparkWarehouse). -#}
+{% macro spark__hot_ingest_insert(table, values, relation, where) -%}
+  {%- set kept = [] -%}
+  {%- for column, expr in values if column != 'batch_id' %}{% do kept.append((column, expr)) %}{% endfor -%}
+    insert overwrite table raw.{{ table }} partition (batch_id = {{ hot_param('batch_id') }})
+    ({{ kept | map('first') | join(', ') }})
+    select {{ kept | map('last') | join(', ') }} from {{ relation }} where {{ where }}
 {%- endmacro %}
 
 
@@ -489,8 +528,8 @@
   {%- set stage = hot_ingest_stage_relation() -%}
   {%- set dups = hot_ingest_duplicates_relation() -%}
   {%- set is_dup = "line_no in (select line_no from " ~ dups ~ ")" -%}
-  {%- set lineage = hot_param('batch_id') ~ ", " ~ hot_param('file') ~ ", line_no, "
-                    ~ hot_param('ingested_at') -%}
+  {%- set lineage = [('batch_id', hot_param('batch_id')), ('source_file', hot_param('file')),
+                     ('line_no', 'line_no'), ('ingested_at', hot_param('ingested_at'))] -%}
   {%- set out = {} -%}
   {%- for format in ['jsonl', 'parquet'] -%}
     {%- do out.update({format ~ '.lines': hot_create_temp_table(
@@ -499,19 +538,21 @@
   {%- do out.update({'messages.lines': hot_create_temp_table(
       hot_ingest_lines_relation(), hot_ingest_message_lines(hot_ingest_messages_relation()))}) -%}
   {%- for source, spec in hot_ingest_sources().items() -%}
-    {%- set cols = spec['fields'] | map('first') | join(', ') -%}
+    {%- set cols = [] -%}
+    {%- for name in spec['fields'] | map('first') %}{% do cols.append((name, name)) %}{% endfor -%}
     {%- do out.update({
       source ~ '.stage': hot_ingest_stage_sql(source),
       source ~ '.duplicates': hot_ingest_duplicates_sql(source),
-      source ~ '.insert': "insert into raw." ~ spec['table'] ~ " select " ~ cols ~ ", "
-          ~ lineage ~ " from " ~ stage ~ " where ingest_reason is null and not " ~ is_dup,
+      source ~ '.insert': hot_ingest_insert(spec['table'], cols + lineage, stage,
+                                             "ingest_reason is null and not " ~ is_dup),
     }) -%}
   {%- endfor -%}
   {%- do out.update({
-    'quarantine': "insert into raw.quarantine select " ~ hot_param('source') ~ ", "
-        ~ hot_param('file') ~ ", line_no, ingest_reason, ingest_detail, ingest_raw_line, "
-        ~ hot_param('batch_id') ~ ", " ~ hot_param('ingested_at') ~ " from " ~ stage
-        ~ " where ingest_reason is not null",
+    'quarantine': hot_ingest_insert('quarantine', [
+        ('source', hot_param('source')), ('source_file', hot_param('file')),
+        ('line_no', 'line_no'), ('reason', 'ingest_reason'), ('detail', 'ingest_detail'),
+        ('raw_line', 'ingest_raw_line'), ('batch_id', hot_param('batch_id')),
+        ('ingested_at', hot_param('ingested_at'))], stage, "ingest_reason is not null"),
     'ledger': "insert into raw.ingested_files select " ~ hot_param('file') ~ ", "
         ~ hot_param('source') ~ ", " ~ hot_param('batch_id') ~ ", lines_read, "
         ~ "lines_read - quarantined - duplicates, duplicates, quarantined, "
@@ -530,3 +571,129 @@
   }) -%}
   {{ return(tojson(out)) }}
 {% endmacro %}
+
+
+{#-
+  The Spark twins (SPEC §9): the same relations and columns as the DuckDB ones. Backslashes are
+  doubled inside literals: Spark SQL unescapes a literal before the regex sees it.
+-#}
+
+{#-
+  A file is read whole as bytes (`binaryFile`) and split on line feeds, so a line's number is
+  its position in the file. A file that is valid UTF-8 (the usual case) is split as text;
+  otherwise as hex pairs (each followed by a space, so '0A ' only matches a whole byte) and
+  each line is decoded on its own.
+-#}
+{% macro spark__hot_ingest_lines(format) -%}
+{%- if format == 'parquet' %}
+    -- A row's JSON object, nulls kept; naive parquet timestamps are UTC.
+    select line_no, line, cast(null as string) as raw, octet_length(line) as n_bytes
+    from (
+        select _metadata.row_index + 1 as line_no,
+               to_json(struct(*), map(
+                   'timestampFormat', 'yyyy-MM-dd\'T\'HH:mm:ss.SSSSSSXXX',
+                   'timestampNTZFormat', 'yyyy-MM-dd\'T\'HH:mm:ss.SSSSSS\'Z\'',
+                   'ignoreNullFields', 'false')) as line
+        from parquet.`{{ hot_param('path') }}`
+    ) p
+{%- else %}
+    with f as (
+        select content, cast(content as string) as s, is_valid_utf8(cast(content as string)) as is_text
+        from binaryFile.`{{ hot_param('path') }}`
+    ),
+    parts as (
+        select pos + 1 as line_no, part, size(p) as n, is_text
+        from (
+            select case when is_text then split(s, '\\n', -1)
+                        else split(regexp_replace(hex(content), '(..)', '$1 '), '0A ', -1) end as p,
+                   is_text
+            from f
+        ) x
+        lateral view posexplode(p) t as pos, part
+    ),
+    decoded as (
+        select line_no,
+               case when is_text then part
+                    else cast(unhex(replace(part, ' ', '')) as string) end as text
+        from parts
+        -- The text after a final newline is not a line.
+        where not (line_no = n and part = '')
+    ),
+    trimmed as (
+        select line_no,
+               {{ _hot_spark_trim_line('case when is_valid_utf8(text) then text end') }} as line,
+               {{ _hot_spark_trim_line('case when not is_valid_utf8(text) then make_valid_utf8(text) end') }} as raw
+        from decoded
+    )
+    select line_no, line, raw, octet_length(coalesce(line, raw)) as n_bytes from trimmed
+{%- endif %}
+{%- endmacro %}
+
+{#- Without the carriage returns before the newline, and without the BOM opening the file. -#}
+{% macro _hot_spark_trim_line(text) -%}
+    regexp_replace(case when line_no = 1 and startswith({{ text }}, '\uFEFF')
+                        then substr({{ text }}, 2) else {{ text }} end, '\\r+\\z', '')
+{%- endmacro %}
+
+
+{% macro spark__hot_ingest_message_lines(relation) -%}
+    select line_no, case when is_valid_utf8(text) then text end as line,
+           case when not is_valid_utf8(text) then make_valid_utf8(text) end as raw,
+           octet_length(text) as n_bytes
+    from (
+        select `offset` as line_no, cast(coalesce(value, X'') as string) as text
+        from {{ relation }}
+    ) m
+{%- endmacro %}
+
+
+{#-
+  JSON through Spark's VARIANT: a line is JSON when try_parse_json takes it and it is one value
+  (the parser stops after the first value; as the only element of an array nothing may
+  follow it). A field's kind is its variant type, the root's the first character.
+-#}
+{% macro spark__hot_ingest_fields(lines, names) -%}
+    select *,
+           case when is_json then
+               case substr(regexp_replace(line, '^[ \\t\\n\\r]+', ''), 1, 1)
+                    when '{' then 'object' when '[' then 'array' when '"' then 'string'
+                    when 'n' then 'null' when 't' then 'boolean' when 'f' then 'boolean'
+                    else 'number' end
+           else 'missing' end as root_kind
+           {%- for name in names %},
+           {{ _hot_spark_kind("case when is_json then schema_of_variant(variant_get(v, '$." ~ name ~ "')) end") }} as {{ name }}__kind,
+           case when is_json then variant_get(v, '$.{{ name }}', 'string') end as {{ name }}__text
+           {%- endfor %}
+    from (
+        select *, v is not null and json_array_length('[' || line || ']') = 1 as is_json
+        from (
+            select *,
+                   case when n_bytes <= {{ hot_ingest_max_line_bytes() }} then try_parse_json(line)
+                   end as v
+            from {{ lines }}
+        ) parsed
+    ) checked_json
+{%- endmacro %}
+
+{% macro _hot_spark_kind(schema) -%}
+    case when {{ schema }} is null then 'missing'
+         when {{ schema }} = 'VOID' then 'null'
+         when {{ schema }} = 'STRING' then 'string'
+         when {{ schema }} = 'BOOLEAN' then 'boolean'
+         when {{ schema }} like 'OBJECT%' then 'object'
+         when {{ schema }} like 'ARRAY%' then 'array'
+         else 'number' end
+{%- endmacro %}
+
+
+{% macro spark__hot_parse_rfc3339(text) -%}
+    case when {{ text }} rlike '^[ \\t\\n\\f\\r]*\\d{4}-\\d\\d-\\d\\d[Tt ]([01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d(\\.\\d+)?([Zz]|[+-]([01]\\d|2[0-3])(:?[0-5]\\d)?)[ \\t\\n\\f\\r]*\\z'
+         -- The cast takes the offset and white space around; it rejects 30 February.
+         then try_cast(upper({{ text }}) as timestamp)
+    end
+{%- endmacro %}
+
+
+{% macro spark__hot_blank(text) -%}
+    {{ text }} = '' or {{ text }} rlike '^[ \\t\\n\\x0B\\f\\r]+\\z'
+{%- endmacro %}
