@@ -11,7 +11,9 @@ Prints, each measured in this one run (both sides of a ratio in the same run):
      time went (sensor tick, queue and launch, the run process's start-up, the steps);
   5. Kafka (SPEC §2b, on `hot kafka`'s broker): the same freshness from an event produced to
      the topic (goal <= 10 s), and one pass over a 1M-message range / a bare confluent-kafka
-     consumer reading the same range (goal <= 10x).
+     consumer reading the same range (goal <= 10x);
+  6. HOT_ENGINE=spark (SPEC §9): `hot run` on the same files (catalogue and a batch of
+     --batch events, then 2,000 more) on a local Spark session and on DuckDB, and the ratio.
 
 Usage: python bench/pipeline.py [--quick] [--big N] [--history N] [--batch N] [--rounds N]
 `--quick` is a smaller run (100k batch, 1M history, 20k batch) for a first look; the figures
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import signal
 import statistics
 import subprocess
@@ -127,6 +130,53 @@ def bench_engine_ratio(base: Path, redis_url: str, n: int) -> tuple[float, float
         command = hot_run_command()
         print(f"  `hot run`: {command:.2f} s", flush=True)
     return command, bare
+
+
+def hot_run_on(engine: str, data_dir: Path, redis_url: str, now: float) -> float:
+    """Seconds for `hot run --now` as its own process on ``engine`` over ``data_dir``."""
+    env = {
+        **os.environ,
+        "HOT_ENGINE": engine,
+        "HOT_DATA_DIR": str(data_dir),
+        "HOT_REDIS_URL": redis_url,
+        "DAGSTER_HOME": str(data_dir / "dagster_home"),
+    }
+    started = time.perf_counter()
+    subprocess.run(
+        [str(Path(sys.executable).parent / "hot"), "run", "--now", str(now)],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        env=env,
+    )
+    return time.perf_counter() - started
+
+
+def bench_spark(base: Path, redis_url: str, n: int) -> str:
+    """The same landing files through `hot run` on a local Spark (``local[*]``) and on DuckDB,
+    each in a data dir (and process) of its own: a first pass (catalogue and ``n`` events)
+    and a second 2,000-event pass, as the command line runs them (process start-up and, on
+    Spark, the JVM included)."""
+    print(f"[6] the same batch of {n:,} events on local Spark vs DuckDB", flush=True)
+    sim = Simulator(base / "spark-src" / "landing", build_world(**WORLD_ARGS))
+    sim.write_catalogue()
+    write_batch(sim, n)
+    now = time.time()
+    seconds: dict[str, list[float]] = {}
+    for engine in ("duckdb", "spark"):
+        data_dir = base / f"engine-{engine}"
+        shutil.copytree(base / "spark-src" / "landing", data_dir / "landing")
+        redis.Redis.from_url(redis_url).flushdb()
+        big = hot_run_on(engine, data_dir, redis_url, now)
+        write_batch(Simulator(data_dir / "landing", sim.world, seed=5), 2_000)
+        small = hot_run_on(engine, data_dir, redis_url, now)
+        seconds[engine] = [big, small]
+        print(f"  {engine}: {big:.1f} s, then 2,000 events {small:.1f} s", flush=True)
+    (duck_big, duck_small), (spark_big, spark_small) = seconds["duckdb"], seconds["spark"]
+    return (
+        f"spark: `hot run` on {n:,} events local Spark {spark_big:.1f} s / DuckDB "
+        f"{duck_big:.1f} s = {spark_big / duck_big:.1f}x; a 2,000-event pass {spark_small:.1f} s "
+        f"/ {duck_small:.1f} s = {spark_small / duck_small:.1f}x"
+    )
 
 
 def bench_small_pass(base: Path, redis_url: str, rounds: int = 3) -> PassResult:
@@ -264,7 +314,7 @@ def bench_sensor_latency(
                 landed = time.time()
                 started = time.perf_counter()
                 send(2000)
-                wait_for(lambda b=before: client.get(keys.CURRENT) != b, 120, "new snapshot")
+                wait_for(lambda b=before: client.get(keys.CURRENT) != b, 300, "new snapshot")
                 latencies.append(time.perf_counter() - started)
                 print(f"  {what} → snapshot: {latencies[-1]:.2f} s", flush=True)
                 print(f"    {run_stages(home, landed)}", flush=True)
@@ -359,7 +409,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="latency rounds")
     parser.add_argument(
         "--only",
-        default="ratio,pass,history,freshness,kafka",
+        default="ratio,pass,history,freshness,kafka,spark",
         help="a comma list of measurements",
     )
     args = parser.parse_args()
@@ -408,6 +458,8 @@ def main() -> None:
                     f"median {statistics.median(latencies):.2f} s of "
                     f"{', '.join(f'{x:.2f}' for x in latencies)} (goal <= 10 s)"
                 )
+            if "spark" in only:
+                lines.append(bench_spark(base, server.url, sizes["batch"]))
         finally:
             server.stop()
     print("\n== pipeline benchmark ==")
