@@ -255,11 +255,13 @@ def bench_history_ratio(
 
 def run_stages(instance_dir: Path, landed: float) -> str:
     """Where the latest pipeline run's time went, from the Dagster instance's records."""
-    from dagster import DagsterInstance, RunsFilter
+    from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 
     os.environ["DAGSTER_HOME"] = str(instance_dir)
     with DagsterInstance.get() as instance:
-        record = instance.get_run_records(RunsFilter(job_name="hot_pipeline"), limit=1)[0]
+        # The run that published: a later one (events sent meanwhile) may not have started.
+        done = RunsFilter(job_name="hot_pipeline", statuses=[DagsterRunStatus.SUCCESS])
+        record = instance.get_run_records(done, limit=1)[0]
         stats = instance.get_run_step_stats(record.dagster_run.run_id)
     first_step = min(s.start_time for s in stats if s.start_time)
     steps = " + ".join(f"{s.step_key} {s.end_time - s.start_time:.2f}" for s in stats)
