@@ -20,6 +20,7 @@ from datetime import datetime
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 
 from hot import kafka
 from hot.ingest import FileReport, Ingestor
@@ -144,7 +145,7 @@ class RangeIngestor(Ingestor):
         ]
 
     def ingest_range(
-        self, rng: OffsetRange, topic_id: str, messages: object, now: datetime | None = None
+        self, rng: OffsetRange, topic_id: str, messages: pa.Table, now: datetime | None = None
     ) -> FileReport:
         """Ingest one range whose messages (an Arrow table of offset, value) were read.
 
