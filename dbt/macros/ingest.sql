@@ -622,11 +622,17 @@
     trimmed as (
         select line_no,
                {{ _hot_spark_trim_line('case when is_valid_utf8(text) then text end') }} as line,
-               {{ _hot_spark_trim_line('case when not is_valid_utf8(text) then make_valid_utf8(text) end') }} as raw
+               {{ _hot_spark_trim_line("case when not is_valid_utf8(text) then "
+                                       ~ _hot_spark_printable('text') ~ " end") }} as raw
         from decoded
     )
     select line_no, line, raw, octet_length(coalesce(line, raw)) as n_bytes from trimmed
 {%- endif %}
+{%- endmacro %}
+
+{#- The text of bytes that are not UTF-8, a '?' for each invalid byte (as DuckDB's decode). -#}
+{% macro _hot_spark_printable(text) -%}
+    replace(make_valid_utf8({{ text }}), '\uFFFD', '?')
 {%- endmacro %}
 
 {#- Without the carriage returns before the newline, and without the BOM opening the file. -#}
@@ -638,7 +644,7 @@
 
 {% macro spark__hot_ingest_message_lines(relation) -%}
     select line_no, case when is_valid_utf8(text) then text end as line,
-           case when not is_valid_utf8(text) then make_valid_utf8(text) end as raw,
+           case when not is_valid_utf8(text) then {{ _hot_spark_printable('text') }} end as raw,
            octet_length(text) as n_bytes
     from (
         select `offset` as line_no, cast(coalesce(value, X'') as string) as text
