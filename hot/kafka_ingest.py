@@ -1,12 +1,13 @@
 """Kafka ranges into the warehouse (SPEC §2b): the ledger, the micro-batch plan, the ingest.
 
 A micro-batch is, per partition, the offsets from the end of the last range the ledger
-(``raw.ingested_ranges``) holds up to the end seen when the sensor ticked, at most
-``HOT_KAFKA_MAX_BATCH`` messages. Each range goes through the file ingest's SQL (the dbt
-project's ``hot_ingest_statements``: validation, quarantine, dedup on ``event_id``), its
-messages handed to DuckDB as one Arrow table; its events, quarantined messages, counts
-(``raw.ingested_files``, under the range's name) and ledger entry are written in one
-transaction, behind a primary key on (topic, partition, start offset). So a range replayed or a
+(``raw.ingested_ranges``) holds up to the partition's end when the pass starts (at least the
+end the sensor saw when it requested the pass), at most ``HOT_KAFKA_MAX_BATCH`` messages.
+Each range goes through the file ingest's SQL (the dbt project's ``hot_ingest_statements``:
+validation, quarantine, dedup on ``event_id``), its messages handed to DuckDB as one Arrow
+table; its events, quarantined messages, counts (``raw.ingested_files``, under the range's
+name) and ledger entry are written in one transaction, behind a primary key on (topic,
+partition, start offset). So a range replayed or a
 pass killed midway counts nothing twice and loses nothing.
 
 The ledger also remembers the topic's id: a topic deleted and created again (its offsets start
@@ -79,17 +80,16 @@ def plan(
     state: TopicState,
     ledger: Ledger,
     max_batch: int,
-    until: Mapping[int, int] | None = None,
     after: Mapping[int, int] | None = None,
 ) -> list[OffsetRange]:
     """The next range of each partition with messages past the ledger.
 
     A range starts where the ledger ends (or ``after[p]`` when that is further: a range
     already requested from a run still going), or at the earliest offset of a partition never
-    ingested; it ends at the partition's end, or ``until[p]`` when given (the end the sensor
-    saw), at most ``max_batch`` offsets on. Raises :class:`OffsetsRefusedError` when the topic
-    is not the one the ledger knows (recreated), ends before the ledger does (truncated), or no
-    longer holds the messages after the ledger's end (expired unread).
+    ingested; it ends at the partition's end, at most ``max_batch`` offsets on. Raises
+    :class:`OffsetsRefusedError` when the topic is not the one the ledger knows (recreated),
+    ends before the ledger does (truncated), or no longer holds the messages after the
+    ledger's end (expired unread).
     """
     topic = state.topic
     if ledger.topic_id is not None and ledger.topic_id != state.topic_id:
@@ -115,7 +115,7 @@ def plan(
                 f"{done} to {low - 1} expired before they were ingested. Refusing to skip them."
             )
         start = max(low if done is None else done, (after or {}).get(partition, 0))
-        end = min(high, (until or {}).get(partition, high), start + max_batch)
+        end = min(high, start + max_batch)
         if end > start:
             ranges.append(OffsetRange(topic, partition, start, end))
     return ranges
@@ -129,7 +129,6 @@ class RangeIngestor(Ingestor):
         bootstrap: str,
         topic: str,
         max_batch: int,
-        until: Mapping[int, int] | None = None,
         now: datetime | None = None,
     ) -> list[FileReport]:
         """Ingest the next range of each partition (see :func:`plan`); a topic that does not
@@ -138,7 +137,7 @@ class RangeIngestor(Ingestor):
             state = kafka.topic_state(bootstrap, topic)
         except kafka.UnknownTopicError:
             return []
-        ranges = plan(state, Ledger.read(self.con, topic), max_batch, until)
+        ranges = plan(state, Ledger.read(self.con, topic), max_batch)
         return [
             self.ingest_range(rng, state.topic_id, kafka.read_range(bootstrap, rng), now)
             for rng in ranges

@@ -25,9 +25,10 @@ class IngestConfig(Config):
     in order, so a file a failed run left behind is never skipped)."""
 
     files: list[str] = []
-    kafka_until: dict[str, int] = {}
+    kafka_ends: dict[str, int] = {}
     """With ``HOT_EVENTS_SOURCE=kafka``: per partition, the end offset the Kafka sensor saw
-    (the run reads up to it from the ledger's end); empty: up to each partition's end now."""
+    (informational too: a run reads from the ledger's end up to each partition's end when it
+    starts, so a run queued meanwhile also takes what came after its request)."""
 
 
 @multi_asset(
@@ -88,7 +89,6 @@ def _ingest_kafka(
     settings = get_settings()
     ingestor = RangeIngestor(con, settings.landing_dir, statements)
     catalogue = ingestor.ingest_pending(sources=[s for s in SOURCES if s != "events"])
-    until = {int(p): end for p, end in config.kafka_until.items()}
     return catalogue + ingestor.ingest_topic(
-        settings.kafka_bootstrap, settings.kafka_topic, settings.kafka_max_batch, until or None
+        settings.kafka_bootstrap, settings.kafka_topic, settings.kafka_max_batch
     )

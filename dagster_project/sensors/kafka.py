@@ -2,10 +2,11 @@
 
 Each tick asks the broker for the end of every partition of ``HOT_KAFKA_TOPIC`` and the
 warehouse's ledger for where each was last ingested; when a partition has messages past the
-ledger, it requests a run of the pipeline job with those ends in its config (the run reads
-from the ledger's end up to them, at most ``HOT_KAFKA_MAX_BATCH`` per partition). The cursor
-keeps the ends requested last, so a tick during a run requests only what that run will not
-read. A broker that does not answer is a skipped tick that says so: nothing is skipped, the
+ledger, it requests a run of the pipeline job with those ends in its config and tags. The run
+reads from the ledger's end up to each partition's end when it starts (at most
+``HOT_KAFKA_MAX_BATCH`` per partition), so while a run is queued nothing more is requested.
+The cursor keeps the ends requested last, so a tick during a run requests only what that run
+may not read. A broker that does not answer is a skipped tick that says so: nothing is skipped, the
 next tick reads from the ledger again.
 """
 
@@ -77,15 +78,15 @@ def kafka_sensor(context: SensorEvaluationContext) -> RunRequest | SkipReason:
     ranges = plan(state, ledger, settings.kafka_max_batch, after=requested if in_flight else None)
     if not ranges:
         return SkipReason(f"no new messages in topic {topic}")
-    until = {str(r.partition): r.end for r in ranges}
+    ends = {str(r.partition): r.end for r in ranges}
     context.update_cursor(
         json.dumps(
-            {"topic_id": state.topic_id, "ends": {str(p): e for p, e in requested.items()} | until},
+            {"topic_id": state.topic_id, "ends": {str(p): e for p, e in requested.items()} | ends},
             sort_keys=True,
         )
     )
     return RunRequest(
-        run_config=RunConfig(ops={"landing_files": IngestConfig(kafka_until=until)}),
+        run_config=RunConfig(ops={"landing_files": IngestConfig(kafka_ends=ends)}),
         tags={"hot/kafka_ranges": " ".join(r.name for r in ranges)[:4000]},
     )
 

@@ -179,11 +179,11 @@ def test_sensor_skips_while_the_broker_is_down_then_catches_up(
             # empty, so the next tick asks for everything again.
             again, _ = _tick(instance, cursor)
             assert isinstance(again, RunRequest)
-            until = again.run_config["ops"]["landing_files"]["config"]["kafka_until"]
+            ends = again.run_config["ops"]["landing_files"]["config"]["kafka_ends"]
             state = kafka.topic_state(broker.bootstrap, kafka_topic)
-            assert {int(p): end for p, end in until.items()} == {
+            assert {int(p): end for p, end in ends.items()} == {
                 p: high for p, (_, high) in state.offsets.items() if high
             }
-            assert sum(until.values()) == 90
+            assert sum(ends.values()) == 90
     finally:
         broker.stop()
