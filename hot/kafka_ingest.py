@@ -7,8 +7,8 @@ Each range goes through the file ingest's SQL (the dbt project's ``hot_ingest_st
 validation, quarantine, dedup on ``event_id``), its messages handed to DuckDB as one Arrow
 table; its events, quarantined messages, counts (``raw.ingested_files``, under the range's
 name) and ledger entry are written in one transaction, behind a primary key on (topic,
-partition, start offset). So a range replayed or a
-pass killed midway counts nothing twice and loses nothing.
+partition, start offset). So a range replayed or a pass killed midway counts nothing twice
+and loses nothing.
 
 The ledger also remembers the topic's id: a topic deleted and created again (its offsets start
 over) is refused with :class:`OffsetsRefusedError` rather than read as if it were new messages.
