@@ -261,6 +261,8 @@ def spark_conf(settings: Settings) -> dict[str, str]:
         "spark.sql.session.timeZone": "UTC",
         "spark.sql.shuffle.partitions": os.environ.get("HOT_SPARK_SHUFFLE_PARTITIONS") or "8",
         "spark.ui.enabled": "false",
+        # No stage progress bars on the command line's terminal.
+        "spark.ui.showConsoleProgress": "false",
     }
 
 
