@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import os
 import random
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from unittest.mock import patch
@@ -26,7 +26,7 @@ import pytest
 
 from hot.local.rings import RingSite, build_ring_site
 from tests.dbt.hot_dbt_helpers import DBT_DIR, insert_raw, query, run_dbt
-from tests.oracle import Oracle, epoch_seconds, latest_state
+from tests.oracle import EPOCH, Oracle, epoch_seconds, latest_state, parse_ts
 
 TOP_N = 1000
 pytestmark = pytest.mark.timeout(600)
@@ -58,9 +58,7 @@ def site_data(site: RingSite, parts: list[list[dict[str, Any]]]) -> dict[str, li
     }
 
 
-def _naive(text: str) -> Any:
-    from tests.oracle import parse_ts
-
+def _naive(text: str) -> datetime:
     return parse_ts(text).replace(tzinfo=None)
 
 
@@ -179,9 +177,11 @@ def test_a_decision_after_the_hold_releases_it(tmp_path: Path, site: RingSite) -
     ring_videos = sorted(site.videos_of("ring"))
     released, kept, removed = ring_videos[0], ring_videos[1], ring_videos[2]
     oracle = oracle_of(site, site.events)
-    after = lambda vid, sec: (  # noqa: E731 - a decision `sec` seconds after vid's hold
-        epoch_to_naive(oracle.rings[vid].end + sec)
-    )
+
+    def after(vid: str, sec: float) -> datetime:
+        """``sec`` seconds after ``vid``'s hold started."""
+        return epoch_to_naive(oracle.rings[vid].end + sec)
+
     data["moderation"] += [
         {
             "video_id": released,
@@ -216,9 +216,8 @@ def test_a_decision_after_the_hold_releases_it(tmp_path: Path, site: RingSite) -
     assert released in feed and kept not in feed and removed not in feed
 
 
-def epoch_to_naive(epoch: float) -> Any:
-    from tests.oracle import EPOCH
-
+def epoch_to_naive(epoch: float) -> datetime:
+    """A naive UTC timestamp of an epoch, to the microsecond."""
     return EPOCH + timedelta(microseconds=round(epoch * 1e6))
 
 
