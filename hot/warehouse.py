@@ -378,9 +378,11 @@ class _Fetched:
         self._rows = list(rows)
 
     def fetchone(self) -> tuple[Any, ...] | None:
+        """The next row, or None."""
         return self._rows.pop(0) if self._rows else None
 
     def fetchall(self) -> list[tuple[Any, ...]]:
+        """Every remaining row."""
         rows, self._rows = self._rows, []
         return rows
 
