@@ -1,5 +1,5 @@
 """Ingest every landing file of ``HOT_DATA_DIR`` on ``HOT_ENGINE`` and print, as JSON, what the
-warehouse then holds: the ledger, the quarantine and the ingested events (run as a process by
+warehouse then holds: the ledger, the quarantine and the ingested rows (run as a process by
 test_spark_ingest.py: one Spark session, one data dir per process)."""
 
 from __future__ import annotations
@@ -19,6 +19,10 @@ QUERIES = {
     "order by source_file, line_no",
     "events": "select event_id, video_id, type, watch_time_sec, occurred_at, source_file, "
     "line_no from raw.events order by source_file, line_no",
+    "videos": "select video_id, title, creator_id, published_at, line_no from raw.videos "
+    "order by line_no",
+    "moderation": "select video_id, status, decided_at, line_no from raw.moderation "
+    "order by line_no",
 }
 
 

@@ -1,10 +1,11 @@
 """The ingest SQL on Spark quarantines, deduplicates and counts as on DuckDB (SPEC §2, §9).
 
 One landing zone with every kind of bad line of test_ingest.py, a replayed event, CRLF line
-ends, a BOM, binary garbage and a file without a final newline is ingested by each engine in a
+ends, a BOM, binary garbage, a file without a final newline, catalogue timestamps with
+and without a valid offset and bad moderation decisions is ingested by each engine in a
 process of its own (tests/pipeline/spark_ingest_dump.py): the ledger (valid + duplicates +
 quarantined = lines read, per file), each quarantined line's number, reason code and raw line
-(at most 4 KiB; for a line that is not UTF-8, see ``_comparable``), and every accepted event
+(at most 4 KiB; for a line that is not UTF-8, see ``_comparable``), and every accepted row
 with its line number are the same.
 """
 
@@ -63,19 +64,22 @@ def test_spark_ingest_equals_duckdb(tmp_path: Path) -> None:
     (events / "0004.jsonl").write_bytes(
         garbage + b"\n\xf0\x9f\x98\n" + _line(_event("kept")) + b"\n" + _line(_event("last"))
     )
+    stamps = ["2026-01-01T00:00:00+09:00", "2026-02-30T00:00:00Z", "2026-01-01 12:00:00.5-0130"]
     write_atomic(
         landing / "videos",
         "0001.jsonl",
         [
-            _line(
-                {
-                    "video_id": "v1",
-                    "title": "A",
-                    "creator_id": "c1",
-                    "published_at": "2026-01-01T00:00:00+09:00",
-                }
-            ),
-            _line({"video_id": "v2", "title": "B"}),
+            _line({"video_id": f"v{i}", "title": "T", "creator_id": "c1", "published_at": ts})
+            for i, ts in enumerate(stamps)
+        ]
+        + [_line({"video_id": "v9", "title": None})],
+    )
+    write_atomic(
+        landing / "moderation",
+        "0001.jsonl",
+        [
+            _line({"video_id": "v1", "status": status, "decided_at": stamps[0]})
+            for status in ("approved", "maybe", None)
         ],
     )
     shutil.copytree(landing, tmp_path / "spark" / "landing")
@@ -85,7 +89,8 @@ def test_spark_ingest_equals_duckdb(tmp_path: Path) -> None:
 
     assert spark["ledger"] == duck["ledger"]
     assert _comparable(spark["quarantine"]) == _comparable(duck["quarantine"])
-    assert spark["events"] == duck["events"]
+    for table in ("events", "videos", "moderation"):
+        assert spark[table] == duck[table], table
     # what the files went through
     assert [r[2] for r in duck["quarantine"][: len(BAD_LINES)]] == [c for _, c in BAD_LINES]
     assert not list((tmp_path / "spark").rglob("*.duckdb"))
