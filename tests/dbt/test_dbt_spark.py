@@ -67,7 +67,7 @@ COMPARED = {
     ),
 }
 
-pytestmark = pytest.mark.timeout(600)
+pytestmark = pytest.mark.timeout(900)  # 5 passes on Spark, pass 1 a full build with every test
 
 
 def snapshot(run_query, prefix: str) -> dict[str, list[dict[str, Any]]]:
