@@ -449,12 +449,14 @@ class SparkWarehouse:
             cursor.execute(sql)
             if not cursor.description:
                 return []
-            # Hive's Thrift protocol sends timestamps as text.
+            # Hive's Thrift protocol may send timestamps as text.
             stamps = [i for i, d in enumerate(cursor.description) if d[1] == "TIMESTAMP_TYPE"]
             rows = cursor.fetchall()
             for i in stamps:
                 rows = [
-                    (*r[:i], datetime.fromisoformat(r[i]) if r[i] else None, *r[i + 1 :])
+                    (*r[:i], datetime.fromisoformat(r[i]), *r[i + 1 :])
+                    if isinstance(r[i], str)
+                    else r
                     for r in rows
                 ]
             return [tuple(r) for r in rows]
