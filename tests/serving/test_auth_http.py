@@ -17,7 +17,15 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from hot.settings import get_settings
 from serving.core.auth import mint_token
-from tests.serving.api_support import FLAG_ON, SECRET, bearer, publish, random_items, token
+from tests.serving.api_support import (
+    FLAG_ON,
+    SECRET,
+    SUITE_TTL,
+    bearer,
+    publish,
+    random_items,
+    token,
+)
 from tests.serving.conftest import AUDIENCE, ISSUER, ApiServer
 
 NOW = int(time.time())  # collection time: only for margins of an hour (parametrize)
@@ -30,7 +38,7 @@ def _b64(data: dict[str, Any]) -> str:
 
 def unsigned(alg: str = "none", **claims: Any) -> str:
     """A token with ``alg`` in its header and no signature."""
-    payload = {"sub": "u1", "exp": int(time.time()) + 600, **claims}
+    payload = {"sub": "u1", "exp": int(time.time()) + SUITE_TTL, **claims}
     return f"{_b64({'alg': alg, 'typ': 'JWT'})}.{_b64(payload)}."
 
 
@@ -43,7 +51,7 @@ def hmac_signed(key: bytes, **claims: Any) -> str:
 
 def tampered() -> str:
     header, _, signature = token(sub="u1").split(".")
-    return f"{header}.{_b64({'sub': 'admin', 'exp': int(time.time()) + 600})}.{signature}"
+    return f"{header}.{_b64({'sub': 'admin', 'exp': int(time.time()) + SUITE_TTL})}.{signature}"
 
 
 @pytest.fixture
@@ -79,12 +87,12 @@ def _refused(server: ApiServer, authorization: str | None, headers: dict | None 
         (f"Bearer {unsigned()}", "algorithm_not_allowed"),
         (f"Bearer {unsigned('None')}", "algorithm_not_allowed"),
         (f"Bearer {token(exp=NOW - 3600)}", "token_expired"),
-        (f"Bearer {token(nbf=NOW + 3600)}", "token_not_yet_valid"),
-        (f"Bearer {token(key='another-secret-' + 'y' * 32)}", "invalid_signature"),
+        (f"Bearer {token(nbf=NOW + 3600, ttl=SUITE_TTL)}", "token_not_yet_valid"),
+        (f"Bearer {token(key='another-secret-' + 'y' * 32, ttl=SUITE_TTL)}", "invalid_signature"),
         (f"Bearer {tampered()}", "invalid_signature"),
         (f"Bearer {token(exp=None)}", "missing_claim"),
-        (f"Bearer {token(sub=None)}", "missing_claim"),
-        (f"Bearer {token(roles=5)}", "invalid_claims"),
+        (f"Bearer {token(sub=None, ttl=SUITE_TTL)}", "missing_claim"),
+        (f"Bearer {token(roles=5, ttl=SUITE_TTL)}", "invalid_claims"),
     ],
 )
 def test_refusals_on_the_hs256_api(
