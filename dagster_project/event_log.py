@@ -13,7 +13,6 @@ run's logs by watching its database file change, and only a checkpoint (at close
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -50,7 +49,6 @@ class PassEventLogStorage(SqliteEventLogStorage):
     def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None) -> None:
         # Set before the stock constructor, which may already write to the index shard.
         self._index_engine: Engine | None = None
-        self._index_lock = threading.Lock()
         super().__init__(base_dir, inst_data)
 
     @classmethod
@@ -69,20 +67,20 @@ class PassEventLogStorage(SqliteEventLogStorage):
         return cls(base_dir=base_dir, inst_data=inst_data)
 
     def _engine(self, shard: str) -> Engine:
+        # Called by ``_connect`` only, under its ``_db_lock``.
         if shard == INDEX_SHARD_NAME:
-            with self._index_lock:
-                if self._index_engine is None:
-                    # One connection shared under ``_db_lock``, which every ``_connect`` holds.
-                    self._index_engine = create_engine(
-                        self.conn_string_for_shard(shard),
-                        poolclass=StaticPool,
-                        connect_args={
-                            "timeout": SQLITE_BUSY_TIMEOUT_SECONDS,
-                            "check_same_thread": False,
-                        },
-                    )
-                    db.event.listen(self._index_engine, "connect", _normal_sync)
-                return self._index_engine
+            if self._index_engine is None:
+                # One connection, shared by the threads ``_db_lock`` takes turns.
+                self._index_engine = create_engine(
+                    self.conn_string_for_shard(shard),
+                    poolclass=StaticPool,
+                    connect_args={
+                        "timeout": SQLITE_BUSY_TIMEOUT_SECONDS,
+                        "check_same_thread": False,
+                    },
+                )
+                db.event.listen(self._index_engine, "connect", _normal_sync)
+            return self._index_engine
         engine = create_engine(
             self.conn_string_for_shard(shard),
             poolclass=NullPool,

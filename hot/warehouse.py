@@ -221,28 +221,41 @@ LEDGERS = ("ingested_files", "ingested_ranges")
 """Append-only ledgers: one row per batch, written last (the commit point of a batch)."""
 
 
-def spark_raw_ddl() -> list[str]:
-    """RAW_DDL as Spark statements: the same tables and columns as parquet tables, the batch
-    data partitioned by ``batch_id`` (Spark has no NOT NULL on parquet or primary keys)."""
-    statements = ["create database if not exists raw"]
+_SPARK_TYPES = {"varchar": "string", "integer": "int"}
+
+
+def _raw_columns() -> dict[str, list[tuple[str, str]]]:
+    """Each raw table of RAW_DDL with its (column, type) pairs, types as Spark names them."""
+    tables = {}
     for name, body in re.findall(
         r"create table if not exists raw\.(\w+) \((.*?)\n\);", RAW_DDL, re.S
     ):
         columns = []
         for line in body.splitlines():
             line = line.split("--")[0].strip().rstrip(",")
-            if not line or line.startswith("primary key"):
-                continue
-            col, typ = line.split()[:2]
-            columns.append(f"`{col}` {_SPARK_TYPES.get(typ, typ)}")
-        part = "" if name in LEDGERS else f" partitioned by ({RAW_PARTITION})"
-        statements.append(
-            f"create table if not exists raw.{name} ({', '.join(columns)}) using parquet{part}"
-        )
+            if line and not line.startswith("primary key"):
+                col, typ = line.split()[:2]
+                columns.append((col, _SPARK_TYPES.get(typ, typ)))
+        tables[name] = columns
+    return tables
+
+
+RAW_TABLES = _raw_columns()
+"""The raw tables and their columns, read once from RAW_DDL (the one definition of both)."""
+
+BATCH_TABLES = tuple(name for name in RAW_TABLES if name not in LEDGERS)
+"""The raw tables partitioned by batch (all but the ledgers)."""
+
+
+def spark_raw_ddl() -> list[str]:
+    """RAW_DDL as Spark statements: the same tables and columns as parquet tables, the batch
+    data partitioned by ``batch_id`` (Spark has no NOT NULL on parquet or primary keys)."""
+    statements = ["create database if not exists raw"]
+    for name, columns in RAW_TABLES.items():
+        cols = ", ".join(f"`{col}` {typ}" for col, typ in columns)
+        part = f" partitioned by ({RAW_PARTITION})" if name in BATCH_TABLES else ""
+        statements.append(f"create table if not exists raw.{name} ({cols}) using parquet{part}")
     return statements
-
-
-_SPARK_TYPES = {"varchar": "string", "integer": "int"}
 
 
 def spark_conf(settings: Settings) -> dict[str, str]:
@@ -500,10 +513,8 @@ class SparkWarehouse:
         """Drop the raw partitions of batch ids past the ledger's last one."""
         self.ensure_raw()
         (last,) = self._run("select coalesce(max(batch_id), 0) from raw.ingested_files")[0]
-        for statement in spark_raw_ddl()[1:]:
-            table = statement.split()[5]
-            if table.split(".")[1] in LEDGERS:
-                continue
+        for name in BATCH_TABLES:
+            table = f"raw.{name}"
             for (spec,) in self._run(f"show partitions {table}"):
                 batch = int(spec.split("=", 1)[1])
                 if batch > int(last):
@@ -514,11 +525,11 @@ class SparkWarehouse:
         self._close()
 
 
-def open_warehouse(settings: Settings, read_only: bool = False) -> Any:
-    """The warehouse of ``HOT_ENGINE``: a DuckDB connection (read-only if asked) or a
-    :class:`SparkWarehouse` with its raw tables."""
+def open_warehouse(settings: Settings, read_only: bool = False, path: Path | None = None) -> Any:
+    """The warehouse of ``HOT_ENGINE``: a DuckDB connection to ``path`` (default: the
+    settings' file; read-only if asked) or a :class:`SparkWarehouse` with its raw tables."""
     if settings.engine == "spark":
         spark = SparkWarehouse.open(settings)
         spark.ensure_raw()
         return spark
-    return connect(settings.duckdb_path, read_only=read_only)
+    return connect(path or settings.duckdb_path, read_only=read_only)

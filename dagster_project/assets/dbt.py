@@ -1,12 +1,21 @@
 """dbt domain: staging → intermediate → marts, with dbt tests as asset checks."""
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from typing import Any
 
-from dagster import AssetCheckKey, AssetExecutionContext, AssetSelection, Config
-from dagster_dbt import DagsterDbtTranslator, dbt_assets
-from dagster_dbt.asset_utils import get_asset_check_key_for_test
+from dagster import (
+    AssetCheckKey,
+    AssetExecutionContext,
+    AssetsDefinition,
+    AssetSelection,
+    Config,
+)
+from dagster_dbt import dbt_assets
+from dagster_dbt.asset_utils import (
+    get_asset_check_key_for_test,
+    get_manifest_and_translator_from_dbt_assets,
+)
 
 from dagster_project.project import dbt_project, ensure_manifest
 from dagster_project.resources.dbt_inprocess import stream_dbt
@@ -48,28 +57,22 @@ def hot_dbt_assets(context: AssetExecutionContext, config: DbtBuildConfig) -> It
     yield from stream_dbt(context, build_args(config.now_epoch), target)
 
 
-def full_scan_check_keys(manifest: Mapping[str, Any]) -> list[AssetCheckKey]:
-    """The asset checks of the data tests tagged ``full_scan`` or attached to a model tagged
-    so. dbt does not pass a model's config tags on to its tests, hence the explicit walk."""
-    translator = DagsterDbtTranslator()
-    keys = []
+def full_scan_check_keys(assets: AssetsDefinition) -> set[AssetCheckKey]:
+    """The asset checks of ``assets`` whose data test is tagged ``full_scan`` or attached to a
+    model tagged so. dbt does not pass a model's config tags on to its tests, hence the walk
+    over the manifest the assets were built from (no second read of it)."""
+    manifest, translator, project = get_manifest_and_translator_from_dbt_assets([assets])
+    keys: set[AssetCheckKey | None] = set()
     for unique_id, node in manifest["nodes"].items():
         if node["resource_type"] != "test":
             continue
         parent = manifest["nodes"].get(node.get("attached_node") or "", {})
         if FULL_SCAN_TAG in node["tags"] or FULL_SCAN_TAG in parent.get("tags", ()):
-            key = get_asset_check_key_for_test(manifest, translator, unique_id, dbt_project)
-            if key is not None:
-                keys.append(key)
-    return keys
-
-
-FULL_SCAN_CHECKS = AssetSelection.checks(
+            keys.add(get_asset_check_key_for_test(manifest, translator, unique_id, project))
     # Source tests have no asset check here (the raw tables are the ingest's assets).
-    *(
-        set(full_scan_check_keys(json.loads(ensure_manifest().read_text())))
-        & hot_dbt_assets.check_keys
-    )
-)
+    return keys & assets.check_keys
+
+
+FULL_SCAN_CHECKS = AssetSelection.checks(*full_scan_check_keys(hot_dbt_assets))
 """The asset checks of the full-scan data tests (no assets): run by their own job on a
 schedule and in CI (tests/dbt), not on every pass."""

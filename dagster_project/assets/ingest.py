@@ -52,11 +52,13 @@ def landing_files(
     statements = ingest_statements()
     with warehouse.connect() as con:
         if settings.events_source == "kafka":
-            reports = _ingest_kafka(con, config, statements)
+            reports = _ingest_kafka(con, statements)
         else:
             reports = Ingestor(con, settings.landing_dir, statements).ingest_pending()
     if config.files:
         context.log.info(f"run requested for {len(config.files)} file(s): {config.files[:10]}")
+    if config.kafka_ends:
+        context.log.info(f"run requested for partition ends {config.kafka_ends}")
     for source, key in RAW_KEYS.items():
         if key not in context.selected_asset_keys:
             continue
@@ -78,9 +80,7 @@ def landing_files(
         )
 
 
-def _ingest_kafka(
-    con: duckdb.DuckDBPyConnection, config: IngestConfig, statements: IngestStatements
-) -> list[FileReport]:
+def _ingest_kafka(con: duckdb.DuckDBPyConnection, statements: IngestStatements) -> list[FileReport]:
     """Catalogue and moderation files from the landing zone, then the events of the topic's
     next ranges (SPEC §2b)."""
     # Imported here: the kafka extra is needed only when Kafka is the source.

@@ -32,12 +32,8 @@ class WarehouseResource(ConfigurableResource):
         """A connection that is closed on exit, so dbt can open the DuckDB file next. Both
         kinds answer ``execute(sql).fetchall()``; :func:`hot.warehouse.as_warehouse` gives
         the rest of the :class:`~hot.warehouse.Warehouse` seam."""
-        settings = get_settings()
-        con = (
-            warehouse.open_warehouse(settings)
-            if settings.engine == "spark"
-            else warehouse.connect(Path(self.path or settings.duckdb_path), read_only=read_only)
-        )
+        path = Path(self.path) if self.path else None
+        con = warehouse.open_warehouse(get_settings(), read_only=read_only, path=path)
         try:
             yield con
         finally:

@@ -9,51 +9,35 @@ and read the same tables through it. Each scenario works in its own schema prefi
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from pyspark.sql import SparkSession
 
+from hot.settings import Settings
+from hot.warehouse import RAW_TABLES, spark_conf
 from tests.dbt.hot_dbt_helpers import invoke_dbt, raw_rows
 
 MASTER = "local[2]"
 
-# The raw tables that ingest writes (hot/warehouse.py), as Spark DDL.
+# The raw tables dbt reads as sources, as ingest creates them on Spark (hot/warehouse.py).
 RAW_COLUMNS = {
-    "events": "event_id string, type string, video_id string, user_id string, "
-    "occurred_at timestamp, watch_time_sec double, batch_id bigint, source_file string, "
-    "line_no int, ingested_at timestamp",
-    "videos": "video_id string, title string, thumbnail_url string, creator_id string, "
-    "published_at timestamp, batch_id bigint, source_file string, line_no int, "
-    "ingested_at timestamp",
-    "creators": "creator_id string, name string, avatar_url string, batch_id bigint, "
-    "source_file string, line_no int, ingested_at timestamp",
-    "moderation": "video_id string, status string, decided_at timestamp, reason string, "
-    "batch_id bigint, source_file string, line_no int, ingested_at timestamp",
+    table: ", ".join(f"{column} {kind}" for column, kind in RAW_TABLES[table])
+    for table in ("events", "videos", "creators", "moderation")
 }
 
 
 def start_session(data_dir: Path) -> SparkSession:
-    """A local Spark session set up as dbt/profiles.yml's ``spark`` target sets up the one it
-    creates under ``HOT_DATA_DIR=data_dir`` (warehouse, Derby metastore, UTC)."""
-    spark_dir = data_dir / "spark"
-    spark = (
-        SparkSession.builder.master(MASTER)
-        .appName("imoutotv-hot-tests")
-        .enableHiveSupport()
-        .config("spark.sql.warehouse.dir", str(spark_dir / "warehouse"))
-        .config(
-            "spark.hadoop.javax.jdo.option.ConnectionURL",
-            f"jdbc:derby:;databaseName={spark_dir / 'metastore_db'};create=true",
-        )
-        .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={spark_dir}")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.sql.shuffle.partitions", "8")
-        .config("spark.ui.enabled", "false")
-        .getOrCreate()
-    )
+    """This process's local Spark session as the pipeline creates it for
+    ``HOT_DATA_DIR=data_dir`` (:func:`hot.warehouse.spark_conf`: warehouse, Derby metastore,
+    UTC), on ``local[2]``."""
+    settings = replace(Settings.from_env(), data_dir=data_dir, spark_master=MASTER)
+    builder = SparkSession.builder.enableHiveSupport()
+    for key, value in spark_conf(settings).items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
     return spark
 
