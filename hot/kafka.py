@@ -98,20 +98,44 @@ def broker_ready(bootstrap: str, timeout: float = 5.0) -> None:
         raise KafkaUnavailableError(f"the Kafka broker at {bootstrap} lists no broker yet")
 
 
+_NOT_READY = frozenset(
+    {
+        KafkaError.INVALID_REPLICATION_FACTOR,
+        KafkaError.BROKER_NOT_AVAILABLE,
+        KafkaError.NOT_CONTROLLER,
+        KafkaError._TIMED_OUT,
+        KafkaError.REQUEST_TIMED_OUT,
+    }
+)
+"""Errors a topic creation meets on a broker still starting, worth another try."""
+
+
+def _not_ready_yet(error: KafkaError) -> bool:
+    return error.retriable() or error.code() in _NOT_READY
+
+
 def ensure_topic(bootstrap: str, topic: str, partitions: int, timeout: float = 30.0) -> None:
     """Create ``topic`` with ``partitions`` partitions (one replica) unless it exists."""
     admin = _admin(bootstrap)  # kept: a client collected early fails its futures
-    future = admin.create_topics(
-        [NewTopic(topic, num_partitions=partitions, replication_factor=1)],
-        request_timeout=timeout,
-    )[topic]
-    try:
-        future.result(timeout=timeout)
-    except KafkaException as exc:
-        if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
-            raise
-    # Created on the controller; wait until the broker serves every partition.
     deadline = time.monotonic() + timeout
+    while True:
+        future = admin.create_topics(
+            [NewTopic(topic, num_partitions=partitions, replication_factor=1)],
+            request_timeout=timeout,
+        )[topic]
+        try:
+            future.result(timeout=timeout)
+            break
+        except KafkaException as exc:
+            error = exc.args[0]
+            if error.code() == KafkaError.TOPIC_ALREADY_EXISTS:
+                break
+            # A broker that has just come up answers metadata before it is registered with
+            # its controller (no broker to place a replica on yet): try again shortly.
+            if not _not_ready_yet(error) or time.monotonic() > deadline:
+                raise KafkaUnavailableError(f"cannot create topic {topic}: {error.str()}") from exc
+        time.sleep(0.2)
+    # Created on the controller; wait until the broker serves every partition.
     while True:
         try:
             if len(topic_state(bootstrap, topic, timeout=5.0).offsets) == partitions:

@@ -35,14 +35,19 @@ def running_broker(settings: Settings, port: int, partitions: int) -> Iterator[E
 
     ``HOT_KAFKA_BOOTSTRAP`` is pointed at it, for this process and those it starts.
     """
+    from confluent_kafka import KafkaException
+
     from hot.kafka import ensure_topic
     from hot.local.kafka_server import EmbeddedKafka
 
     server = EmbeddedKafka(settings.data_dir / "kafka", port=port, partitions=partitions)
     try:
-        # A stop asked for meanwhile is seen once it is up (the broker is then stopped here).
-        current().run(server.start)
-        ensure_topic(server.bootstrap, settings.kafka_topic, partitions)
+        try:
+            # A stop asked for meanwhile is seen once it is up (the broker is then stopped here).
+            current().run(server.start)
+            ensure_topic(server.bootstrap, settings.kafka_topic, partitions)
+        except (RuntimeError, KafkaException) as exc:  # not installed, or did not come up
+            raise click.ClickException(f"the Kafka broker did not start: {exc}") from exc
         os.environ["HOT_KAFKA_BOOTSTRAP"] = server.bootstrap
         get_settings.cache_clear()
         yield server

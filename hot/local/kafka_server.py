@@ -117,7 +117,7 @@ class EmbeddedKafka:
         config.write_text(
             SERVER_PROPERTIES.format(
                 port=self.port,
-                controller_port=free_port(),
+                controller_port=self._controller_port(),
                 log_dirs=data,
                 partitions=self.partitions,
             )
@@ -137,6 +137,12 @@ class EmbeddedKafka:
             if fmt.returncode != 0:
                 raise RuntimeError(f"kafka storage format failed: {fmt.stderr[-2000:]!r}")
         return config
+
+    def _controller_port(self) -> int:
+        """A free port for the KRaft controller, never the broker's own."""
+        while (port := free_port()) == self.port:
+            pass
+        return port
 
     def _jvm(self) -> list[str]:
         return [

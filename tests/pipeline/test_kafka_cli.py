@@ -53,7 +53,9 @@ def test_hot_kafka_serves_the_topic_until_ctrl_c(tmp_path: Path) -> None:
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline()
-        assert f"broker at 127.0.0.1:{port}" in line, line
+        if f"broker at 127.0.0.1:{port}" not in line:
+            proc.wait(timeout=60)
+            pytest.fail(f"hot kafka did not start: {line}{proc.stdout.read()}")
         assert "cli.events (3 partitions)" in line
         bootstrap = f"127.0.0.1:{port}"
         state = kafka.topic_state(bootstrap, "cli.events")
