@@ -32,15 +32,18 @@ if [ ! -x .venv/bin/python ]; then "$PY" -m venv .venv; fi
 .venv/bin/uv pip install -q --python .venv/bin/python -c constraints.txt -e ".[test,spark,kafka]"
 
 # Jars from Maven Central, by `mvn` from the pom of each vendor/ folder into its jars/: the
-# embedded Kafka broker (`hot kafka`, SPEC §2b) and Spark's Kafka source (SPEC §9). Fetched
-# here, never at run time; a folder already complete is skipped.
-for vendor in vendor/kafka vendor/spark-kafka; do
-  if [ ! -f "$vendor/jars/.complete" ]; then
+# embedded Kafka broker (`hot kafka`, SPEC §2b), Spark's Kafka source and Delta Lake (SPEC §9).
+# Fetched here, never at run time. A folder is fetched again when its pom changed: the
+# marker holds the hash of the pom its jars came from.
+for pom in vendor/*/pom.xml; do
+  vendor=$(dirname "$pom")
+  want=$(sha256sum "$pom" | cut -d' ' -f1)
+  if [ "$(cat "$vendor/jars/.complete" 2>/dev/null)" != "$want" ]; then
     echo "setup: fetching the jars of $vendor (mvn)"
     rm -rf "$vendor/jars"
-    mvn -q -B -f "$vendor/pom.xml" dependency:copy-dependencies \
+    mvn -q -B -f "$pom" dependency:copy-dependencies \
       -DincludeScope=runtime -DoutputDirectory="$PWD/$vendor/jars"
-    touch "$vendor/jars/.complete"
+    echo "$want" > "$vendor/jars/.complete"
   fi
 done
 
