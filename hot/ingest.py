@@ -146,8 +146,9 @@ class Ingestor:
         self, params: dict[str, Any], stage: Callable[[], None], also: Sequence[str] = ()
     ) -> FileReport:
         """One batch (a file, or a range of Kafka messages): ``stage()`` builds its stage and
-        duplicates, then its rows, quarantined lines, ledger entry and the statements ``also``
-        are written in one transaction."""
+        duplicates, then its rows, quarantined lines, the statements ``also`` and its ledger
+        entry are written in one transaction (the ledger entry last: on Spark, where the
+        transaction is the ledger row, it is the commit point)."""
         source = params["source"]
         # What a killed batch left of its stage goes first (on Spark the stage is a table).
         self._drop_stage()
@@ -156,7 +157,7 @@ class Ingestor:
             # is built before the transaction that writes.
             stage()
             with self.warehouse.transaction():
-                for statement in (f"{source}.insert", "quarantine", "ledger", *also):
+                for statement in (f"{source}.insert", "quarantine", *also, "ledger"):
                     self.run(statement, params)
                 report = self._report(source, params["file"], params["batch_id"])
         finally:

@@ -4,11 +4,14 @@ A micro-batch is, per partition, the offsets from the end of the last range the 
 (``raw.ingested_ranges``) holds up to the partition's end when the pass starts (at least the
 end the sensor saw when it requested the pass), at most ``HOT_KAFKA_MAX_BATCH`` messages.
 Each range goes through the file ingest's SQL (the dbt project's ``hot_ingest_statements``:
-validation, quarantine, dedup on ``event_id``), its messages handed to DuckDB as one Arrow
-table; its events, quarantined messages, counts (``raw.ingested_files``, under the range's
-name) and ledger entry are written in one transaction, behind a primary key on (topic,
-partition, start offset). So a range replayed or a pass killed midway counts nothing twice
-and loses nothing.
+validation, quarantine, dedup on ``event_id``). On DuckDB its messages are read in bulk by a
+client (:func:`hot.kafka.read_range`) and handed over as one Arrow table; on Spark, Spark's
+own Kafka source reads the range (``hot_ingest_kafka_source``). Its events, quarantined
+messages, ledger entry and counts (``raw.ingested_files``, under the range's name) are
+written in one transaction: on DuckDB behind a primary key on (topic, partition, start
+offset); on Spark as partitions of the batch, the counts last, a batch without them dropped
+(:meth:`hot.warehouse.SparkWarehouse.recover`). So a range replayed or a pass killed midway
+counts nothing twice and loses nothing.
 
 The ledger also remembers the topic's id: a topic deleted and created again (its offsets start
 over) is refused with :class:`OffsetsRefusedError` rather than read as if it were new messages.
@@ -16,16 +19,18 @@ over) is refused with :class:`OffsetsRefusedError` rather than read as if it wer
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
-import pyarrow as pa
 
 from hot import kafka
 from hot.ingest import FileReport, Ingestor
 from hot.kafka import OffsetRange, TopicState
+from hot.warehouse import Warehouse, as_warehouse
 
 MESSAGES_RELATION = "hot_ingest_messages"
 """The name the Arrow table of a range is registered under (``hot_ingest_messages_relation``)."""
@@ -45,12 +50,13 @@ class Ledger:
         self.ends = dict(ends)
 
     @classmethod
-    def read(cls, con: duckdb.DuckDBPyConnection, topic: str) -> Ledger:
-        """The ledger of ``topic`` in the warehouse ``con``."""
-        rows = con.execute(
+    def read(cls, con: duckdb.DuckDBPyConnection | Warehouse, topic: str) -> Ledger:
+        """The ledger of ``topic`` in the warehouse ``con`` (either engine)."""
+        warehouse = as_warehouse(con)
+        rows = warehouse.execute(
             "select topic_id, partition, max(end_offset) from raw.ingested_ranges "
-            "where topic = ? group by topic_id, partition",
-            [topic],
+            f"where topic = {warehouse.param('topic')} group by topic_id, partition",
+            {"topic": topic},
         ).fetchall()
         ids = {str(r[0]) for r in rows}
         if len(ids) > 1:
@@ -138,20 +144,17 @@ class RangeIngestor(Ingestor):
         except kafka.UnknownTopicError:
             return []
         ranges = plan(state, Ledger.read(self.con, topic), max_batch)
-        return [
-            self.ingest_range(rng, state.topic_id, kafka.read_range(bootstrap, rng), now)
-            for rng in ranges
-        ]
+        return [self.ingest_range(rng, state.topic_id, bootstrap, now) for rng in ranges]
 
     def ingest_range(
-        self, rng: OffsetRange, topic_id: str, messages: pa.Table, now: datetime | None = None
+        self, rng: OffsetRange, topic_id: str, bootstrap: str, now: datetime | None = None
     ) -> FileReport:
-        """Ingest one range whose messages (an Arrow table of offset, value) were read.
+        """Read one range from the broker at ``bootstrap`` and ingest it.
 
         A range must start where the partition's ledger ends (anywhere on a partition never
-        ingested): one that overlaps or skips is an :class:`OffsetsRefusedError`, and the
-        ledger's primary key refuses a second range from the same offset, so a replay rolls
-        back whole.
+        ingested): one that overlaps or skips is an :class:`OffsetsRefusedError`, and on
+        DuckDB the ledger's primary key refuses a second range from the same offset, so a
+        replay rolls back whole.
         """
         done = Ledger.read(self.con, rng.topic).ends.get(rng.partition)
         if done is not None and rng.start != done:
@@ -167,14 +170,33 @@ class RangeIngestor(Ingestor):
             "partition": rng.partition,
             "start_offset": rng.start,
             "end_offset": rng.end,
+            **_spark_options(bootstrap, rng),
         }
 
         def stage() -> None:
-            self.con.register(MESSAGES_RELATION, messages)
+            # The one engine switch of the Kafka ingest: an engine with a Kafka source of its
+            # own (Spark) has the statement that reads the range; DuckDB is handed its rows.
+            reads_kafka = bool(self.statements["messages.source"])
+            if reads_kafka:
+                self.run("messages.source", params)
+            else:
+                self.con.register(MESSAGES_RELATION, kafka.read_range(bootstrap, rng))
             try:
                 for statement in ("messages.lines", "events.stage", "events.duplicates"):
                     self.run(statement, params)
             finally:
-                self.con.unregister(MESSAGES_RELATION)
+                if not reads_kafka:
+                    self.con.unregister(MESSAGES_RELATION)
 
         return self.ingest_staged(params, stage, also=("ranges",))
+
+
+def _spark_options(bootstrap: str, rng: OffsetRange) -> dict[str, Any]:
+    """The options of Spark's Kafka source that read exactly ``rng`` (a batch read)."""
+    partition = str(rng.partition)
+    return {
+        "kafka_bootstrap": bootstrap,
+        "kafka_assign": json.dumps({rng.topic: [rng.partition]}),
+        "kafka_starting": json.dumps({rng.topic: {partition: rng.start}}),
+        "kafka_ending": json.dumps({rng.topic: {partition: rng.end}}),
+    }

@@ -217,8 +217,10 @@ RAW_PARTITION = "batch_id"
 partitions (idempotent), the ledger row is written last, and a batch without a ledger row is
 dropped partition by partition (there is no row delete on plain parquet)."""
 
-LEDGERS = ("ingested_files", "ingested_ranges")
-"""Append-only ledgers: one row per batch, written last (the commit point of a batch)."""
+LEDGERS = ("ingested_files",)
+"""The append-only ledger: one row per batch, written last (the commit point of a batch). The
+Kafka ranges (``raw.ingested_ranges``) are batch data here: written before it, dropped with
+the batch's other partitions when it never came."""
 
 
 _SPARK_TYPES = {"varchar": "string", "integer": "int"}
@@ -258,11 +260,56 @@ def spark_raw_ddl() -> list[str]:
     return statements
 
 
+SPARK_KAFKA_JARS = Path(__file__).resolve().parents[1] / "vendor" / "spark-kafka" / "jars"
+"""Spark's Kafka source and its dependencies, fetched by scripts/setup.sh (mvn)."""
+
+DELTA_JARS = Path(__file__).resolve().parents[1] / "vendor" / "delta" / "jars"
+"""Delta Lake (delta-spark, delta-storage), fetched by scripts/setup.sh (mvn)."""
+
+DELTA_CONF = {
+    "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
+    "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+}
+"""What a session needs for Delta tables (``HOT_SPARK_TABLE_FORMAT=delta``). The Delta
+catalogue still creates and reads plain parquet tables (``using parquet``)."""
+
+
+def spark_jars(settings: Settings) -> list[Path]:
+    """The jars a local session needs for ``settings``: Spark's Kafka source when the events
+    come from Kafka (SPEC §2b), Delta Lake for Delta tables (SPEC §9).
+    :class:`EngineUnavailable` when they were never fetched."""
+    needs = [
+        (
+            settings.events_source == "kafka",
+            SPARK_KAFKA_JARS,
+            "HOT_EVENTS_SOURCE=kafka on HOT_ENGINE=spark needs Spark's Kafka source",
+        ),
+        (
+            settings.spark_table_format == "delta",
+            DELTA_JARS,
+            "HOT_SPARK_TABLE_FORMAT=delta needs Delta Lake's jars",
+        ),
+    ]
+    jars: list[Path] = []
+    for needed, folder, what in needs:
+        if needed:
+            found = sorted(folder.glob("*.jar"))
+            if not found:
+                raise EngineUnavailable(
+                    f"{what} in {folder}: run `make setup` (it fetches the jars with mvn)"
+                )
+            jars += found
+    return jars
+
+
 def spark_conf(settings: Settings) -> dict[str, str]:
     """The settings of a local session: what dbt/profiles.yml's ``spark`` target gives the
-    session it creates (the first one created in a process is the one every user shares)."""
+    session it creates (the first one created in a process is the one every user shares),
+    and the jars of :func:`spark_jars`."""
     spark_dir = settings.data_dir / "spark"
+    jars = spark_jars(settings)
     return {
+        **({"spark.jars": ",".join(map(str, jars))} if jars else {}),
         "spark.master": settings.spark_master,
         "spark.app.name": "imoutotv-hot",
         "spark.sql.warehouse.dir": str(spark_dir / "warehouse"),
@@ -276,6 +323,7 @@ def spark_conf(settings: Settings) -> dict[str, str]:
         "spark.ui.enabled": "false",
         # No stage progress bars on the command line's terminal.
         "spark.ui.showConsoleProgress": "false",
+        **(DELTA_CONF if settings.spark_table_format == "delta" else {}),
     }
 
 
@@ -306,6 +354,7 @@ def require_engine(settings: Settings) -> None:
         return
     if importlib.util.find_spec("pyspark") is None:
         raise EngineUnavailable(f"HOT_ENGINE=spark needs pyspark: {extra}")
+    spark_jars(settings)
     java_home = os.environ.get("JAVA_HOME")
     # What pyspark's launcher runs: $JAVA_HOME/bin/java, else java on PATH.
     java = str(Path(java_home) / "bin" / "java") if java_home else shutil.which("java")

@@ -17,7 +17,7 @@
   messages (SPEC §2b) goes the same way from `lines` on: `hot_ingest_message_lines` makes them
   of a relation of (offset, value) rows, the offset as line_no. A twin for another
   engine implements the dispatched parts: `hot_param`, `hot_ingest_lines`,
-  `hot_ingest_message_lines`,
+  `hot_ingest_message_lines`, `hot_ingest_kafka_source` (where the engine reads Kafka itself),
   `hot_ingest_fields`, `hot_parse_rfc3339`, `hot_octets`, `hot_blank`, `hot_intdiv`,
   `hot_create_temp_table` and `hot_ingest_insert`. The `spark__` twins (SPEC §9) read the file
   with Spark itself (`binaryFile`, split on line feeds: a line's number is its position in the
@@ -155,6 +155,17 @@
 {% macro default__hot_ingest_message_lines(relation) -%}
   {{ exceptions.raise_compiler_error('no Kafka ingest SQL for ' ~ adapter.type()) }}
 {%- endmacro %}
+
+{#-
+  A statement that makes `relation` the messages of the Kafka range at parameters topic,
+  partition, start_offset and end_offset, read by the engine itself from kafka_bootstrap
+  (kafka_assign, kafka_starting and kafka_ending: the range as Spark's options spell it). Empty
+  where the ingest reads the range with a client and hands the engine its rows (DuckDB).
+-#}
+{% macro hot_ingest_kafka_source(relation) -%}
+  {{ return(adapter.dispatch('hot_ingest_kafka_source', 'imoutotv_hot')(relation)) }}
+{%- endmacro %}
+{% macro default__hot_ingest_kafka_source(relation) -%}{%- endmacro %}
 
 {% macro duckdb__hot_ingest_message_lines(relation) -%}
     select line_no, line,
@@ -520,9 +531,11 @@
 
 {#-
   Every statement of the ingest, by name, as a JSON object: `<format>.lines` (jsonl, parquet,
-  messages), `<source>.stage`, `<source>.duplicates`, `<source>.insert`, `quarantine`, `ledger`,
-  `ranges` (the Kafka ledger), `report` and `drop` (a list). Their parameters: path, file,
-  source, batch_id, ingested_at, now; topic, topic_id, partition, start_offset, end_offset.
+  messages), `messages.source` (`hot_ingest_kafka_source`, maybe empty), `<source>.stage`,
+  `<source>.duplicates`, `<source>.insert`, `quarantine`, `ledger`, `ranges` (the Kafka
+  ledger), `report` and `drop` (a list). Their parameters: path, file, source, batch_id,
+  ingested_at, now; topic, topic_id, partition, start_offset, end_offset, kafka_bootstrap,
+  kafka_assign, kafka_starting, kafka_ending.
 -#}
 {% macro hot_ingest_statements() %}
   {%- set stage = hot_ingest_stage_relation() -%}
@@ -535,7 +548,8 @@
     {%- do out.update({format ~ '.lines': hot_create_temp_table(
         hot_ingest_lines_relation(), hot_ingest_lines(format))}) -%}
   {%- endfor -%}
-  {%- do out.update({'messages.lines': hot_create_temp_table(
+  {%- do out.update({'messages.source': hot_ingest_kafka_source(hot_ingest_messages_relation()),
+                    'messages.lines': hot_create_temp_table(
       hot_ingest_lines_relation(), hot_ingest_message_lines(hot_ingest_messages_relation()))}) -%}
   {%- for source, spec in hot_ingest_sources().items() -%}
     {%- set cols = [] -%}
@@ -560,10 +574,12 @@
         ~ "coalesce(sum(case when ingest_reason is not null then 1 else 0 end), 0) "
         ~ "as quarantined, (select count(*) from " ~ dups ~ ") as duplicates from "
         ~ stage ~ ") counts",
-    'ranges': "insert into raw.ingested_ranges select " ~ hot_param('topic') ~ ", "
-        ~ hot_param('topic_id') ~ ", " ~ hot_param('partition') ~ ", "
-        ~ hot_param('start_offset') ~ ", " ~ hot_param('end_offset') ~ ", "
-        ~ hot_param('file') ~ ", " ~ hot_param('batch_id') ~ ", " ~ hot_param('ingested_at'),
+    'ranges': hot_ingest_insert('ingested_ranges', [
+        ('topic', hot_param('topic')), ('topic_id', hot_param('topic_id')),
+        ('partition', hot_param('partition')), ('start_offset', hot_param('start_offset')),
+        ('end_offset', hot_param('end_offset')), ('source_file', hot_param('file')),
+        ('batch_id', hot_param('batch_id')), ('ingested_at', hot_param('ingested_at'))],
+        '(select 1 as one) range_row', 'true'),
     'report': "select ingest_reason, count(*) from " ~ stage
         ~ " where ingest_reason is not null group by ingest_reason order by ingest_reason",
     'drop': ["drop table if exists " ~ hot_ingest_lines_relation(),
@@ -641,6 +657,15 @@
                         then substr({{ text }}, 2) else {{ text }} end, '\\r+\\z', '')
 {%- endmacro %}
 
+
+{#- Spark's own Kafka source, a batch read of the range (offsets per partition as JSON). -#}
+{% macro spark__hot_ingest_kafka_source(relation) -%}
+    create or replace temporary view {{ relation }} using kafka options (
+        'kafka.bootstrap.servers' = {{ hot_param('kafka_bootstrap') }},
+        'assign' = {{ hot_param('kafka_assign') }},
+        'startingOffsets' = {{ hot_param('kafka_starting') }},
+        'endingOffsets' = {{ hot_param('kafka_ending') }})
+{%- endmacro %}
 
 {% macro spark__hot_ingest_message_lines(relation) -%}
     select line_no, case when is_valid_utf8(text) then text end as line,
