@@ -126,7 +126,10 @@ class EmbeddedKafka:
             LOG4J2_PROPERTIES.format(log_file=self.log_file)
         )
         if not (data / "meta.properties").exists():
-            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+            cluster_id = "-"
+            # As Kafka's own Uuid.randomUuid: an id opening with '-' reads as an option.
+            while cluster_id.startswith("-"):
+                cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
             storage = ["kafka.tools.StorageTool", "format", "--ignore-formatted"]
             fmt = subprocess.run(
                 [*self._jvm(), *storage, "-t", cluster_id, "-c", str(config)],
