@@ -79,6 +79,9 @@ class Settings:
     """Its port (``HOT_SPARK_PORT``)."""
     spark_master: str = "local[*]"
     """The master of the local session (``HOT_SPARK_MASTER``)."""
+    spark_table_format: str = "parquet"
+    """The tables of the pipeline on Spark (``HOT_SPARK_TABLE_FORMAT``, SPEC §9): ``parquet``
+    (any Spark) or ``delta`` (Delta Lake, jars fetched by the setup; ``merge`` incremental)."""
     events_source: str = "files"
     """Where engagement events come from (``HOT_EVENTS_SOURCE``): ``files`` (the landing
     zone) or ``kafka`` (SPEC §2b)."""
@@ -162,6 +165,9 @@ class Settings:
             spark_host=_env_str("HOT_SPARK_HOST"),
             spark_port=_env_int("HOT_SPARK_PORT", 10000),
             spark_master=_env_str("HOT_SPARK_MASTER") or "local[*]",
+            spark_table_format=(os.environ.get("HOT_SPARK_TABLE_FORMAT") or "parquet")
+            .strip()
+            .lower(),
             events_source=(os.environ.get("HOT_EVENTS_SOURCE") or "files").strip().lower(),
             kafka_topic=_env_str("HOT_KAFKA_TOPIC") or "hot.events",
             kafka_bootstrap=_env_str("HOT_KAFKA_BOOTSTRAP") or "localhost:9092",
@@ -179,6 +185,11 @@ class Settings:
             raise ValueError("HOT_KAFKA_MAX_BATCH must be >= 1")
         if settings.engine not in ("duckdb", "spark"):
             raise ValueError("HOT_ENGINE must be 'duckdb' or 'spark'")
+        if settings.spark_table_format not in ("parquet", "delta"):
+            raise ValueError(
+                f"HOT_SPARK_TABLE_FORMAT must be 'parquet' or 'delta', "
+                f"got {os.environ.get('HOT_SPARK_TABLE_FORMAT')!r}"
+            )
         if settings.redis_cluster and not settings.redis_url:
             # The embedded server started when the URL is unset is a single Redis.
             raise ValueError("HOT_REDIS_CLUSTER=1 needs HOT_REDIS_URL (any node of the cluster)")

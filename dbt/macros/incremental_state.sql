@@ -11,7 +11,17 @@
     overwrite; get_insert_overwrite_sql below). Spark writes a dynamic overwrite to a staging
     directory and swaps the partitions in at commit, so the run may read the table it
     overwrites (a static overwrite of the whole table may not).
+  - Spark, Delta Lake tables (HOT_SPARK_TABLE_FORMAT=delta, the models' file_format in
+    dbt_project.yml): `merge` on the unique key, one atomic commit per table: the touched rows
+    update their stored row or are inserted; no buckets, no stage.
 -#}
+
+{# Whether the state tables are kept by `merge` (Spark on Delta Lake). Read from the
+   environment, as dbt_project.yml's file_format is: a model's config() is evaluated at parse
+   time, before its configuration can be read back. #}
+{% macro spark_state_merges() -%}
+  {{ return(env_var('HOT_SPARK_TABLE_FORMAT', 'parquet') | lower == 'delta') }}
+{%- endmacro %}
 
 {# The incremental strategy of a state table. #}
 {% macro state_strategy() -%}
@@ -21,7 +31,7 @@
   {{ return('delete+insert') }}
 {%- endmacro %}
 {% macro spark__state_strategy() -%}
-  {{ return('insert_overwrite') }}
+  {{ return('merge' if imoutotv_hot.spark_state_merges() else 'insert_overwrite') }}
 {%- endmacro %}
 
 
@@ -33,22 +43,25 @@
   {{ return(none) }}
 {%- endmacro %}
 {% macro spark__state_partition_by() -%}
-  {{ return(['state_bucket']) }}
+  {{ return(none if imoutotv_hot.spark_state_merges() else ['state_bucket']) }}
 {%- endmacro %}
 
 
 {#
   The partition column, as the last item of a select list (with its leading comma), where the
-  engine partitions state tables. var('spark_state_buckets') buckets of xxhash64(keys): a key
-  never moves bucket, so a bucket holding a touched key always gets that key's new row.
+  engine partitions state tables (Spark on parquet). var('spark_state_buckets') buckets of
+  xxhash64(keys): a key never moves bucket, so a bucket holding a touched key always gets that
+  key's new row.
 #}
 {% macro state_bucket_column(keys) -%}
   {{ return(adapter.dispatch('state_bucket_column', 'imoutotv_hot')(keys)) }}
 {%- endmacro %}
 {% macro default__state_bucket_column(keys) -%}{%- endmacro %}
 {% macro spark__state_bucket_column(keys) -%}
+  {%- if not imoutotv_hot.spark_state_merges() -%}
   , cast(pmod(xxhash64({{ keys | join(', ') }}), {{ var('spark_state_buckets') }}) as int)
     as state_bucket
+  {%- endif -%}
 {%- endmacro %}
 
 
@@ -103,5 +116,7 @@
 {%- endmacro %}
 {% macro default__state_drop_stage() -%}{%- endmacro %}
 {% macro spark__state_drop_stage() -%}
+  {%- if not imoutotv_hot.spark_state_merges() -%}
   drop table if exists {{ imoutotv_hot.state_stage_relation(this) }}
+  {%- endif -%}
 {%- endmacro %}
