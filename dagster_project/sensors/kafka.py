@@ -66,13 +66,20 @@ def kafka_sensor(context: SensorEvaluationContext) -> RunRequest | SkipReason:
         ).items()
     }
     in_flight = _pipeline_runs(context, RUNNING)
-    try:
-        ledger = Ledger.read_file(settings.duckdb_path, topic)
-    except duckdb.IOException:
-        # Another process writes the warehouse now.
-        if not in_flight:
-            return SkipReason("the warehouse is busy (another process writes it); next tick")
-        ledger = Ledger(state.topic_id, requested)
+    if settings.engine == "spark":
+        # The ledger is in Spark, which a tick does not start (a JVM of its own): the ends
+        # requested stand for it, as the landing sensor's cursor does for files. After a
+        # failed run they are forgotten: a run reads from the ledger, wherever it ends.
+        failed = _pipeline_runs(context, [DagsterRunStatus.FAILURE], latest=True)
+        ledger = Ledger(state.topic_id, {} if failed else requested)
+    else:
+        try:
+            ledger = Ledger.read_file(settings.duckdb_path, topic)
+        except duckdb.IOException:
+            # Another process writes the warehouse now.
+            if not in_flight:
+                return SkipReason("the warehouse is busy (another process writes it); next tick")
+            ledger = Ledger(state.topic_id, requested)
     # While a run goes on it reads up to what was requested; after a failed one the ledger is
     # behind the cursor, and the ranges start at the ledger again.
     ranges = plan(state, ledger, settings.kafka_max_batch, after=requested if in_flight else None)
@@ -91,9 +98,13 @@ def kafka_sensor(context: SensorEvaluationContext) -> RunRequest | SkipReason:
     )
 
 
-def _pipeline_runs(context: SensorEvaluationContext, statuses: list[DagsterRunStatus]) -> bool:
-    """Whether a run of the pipeline job is in one of ``statuses``."""
+def _pipeline_runs(
+    context: SensorEvaluationContext, statuses: list[DagsterRunStatus], latest: bool = False
+) -> bool:
+    """Whether a run of the pipeline job is in one of ``statuses`` (with ``latest``: whether
+    the job's latest run is)."""
     records = context.instance.get_run_records(
-        RunsFilter(job_name=hot_pipeline_job.name, statuses=statuses), limit=1
+        RunsFilter(job_name=hot_pipeline_job.name, statuses=None if latest else statuses),
+        limit=1,
     )
-    return bool(records)
+    return bool(records) and (not latest or records[0].dagster_run.status in statuses)

@@ -10,8 +10,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dagster import DagsterInstance, RunRequest, SkipReason, build_sensor_context
+from dagster import (
+    DagsterInstance,
+    DagsterRun,
+    DagsterRunStatus,
+    RunRequest,
+    SkipReason,
+    build_sensor_context,
+)
 
+from dagster_project.jobs import hot_pipeline_job
 from dagster_project.resources.dbt_inprocess import ingest_statements
 from dagster_project.sensors.kafka import kafka_sensor
 from hot import kafka
@@ -185,3 +193,34 @@ def test_sensor_skips_while_the_broker_is_down_then_catches_up(
             assert sum(ends.values()) == 90
     finally:
         broker.stop()
+
+
+def test_sensor_on_spark_keeps_its_ledger_in_the_cursor(
+    hot_env: Path, kafka_broker: EmbeddedKafka, kafka_topic: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # On Spark a tick starts no JVM to read the ledger: the ends it requested stand for it,
+    # until a run fails (a run reads from the ledger, wherever that ends).
+    monkeypatch.setenv("HOT_ENGINE", "spark")
+    get_settings.cache_clear()
+    produce(kafka_broker.bootstrap, kafka_topic, [_event(f"e{i}") for i in range(60)])
+    with DagsterInstance.ephemeral() as instance:
+        first, cursor = _tick(instance, None)
+        assert isinstance(first, RunRequest)
+        ends = first.run_config["ops"]["landing_files"]["config"]["kafka_ends"]
+        assert sum(ends.values()) == 60
+        quiet, same = _tick(instance, cursor)
+        assert isinstance(quiet, SkipReason)
+        assert "no new messages" in (quiet.skip_message or "")
+        assert same == cursor
+        produce(kafka_broker.bootstrap, kafka_topic, [_event(f"n{i}") for i in range(6)])
+        more, cursor = _tick(instance, cursor)
+        assert isinstance(more, RunRequest)
+        ranges = more.tags["hot/kafka_ranges"].split()
+        assert sum(int(r.split("-")[1]) - int(r.split("@")[1].split("-")[0]) for r in ranges) == 6
+        instance.add_run(
+            DagsterRun(job_name=hot_pipeline_job.name, status=DagsterRunStatus.FAILURE)
+        )
+        again, _ = _tick(instance, cursor)
+        assert isinstance(again, RunRequest)
+        ends = again.run_config["ops"]["landing_files"]["config"]["kafka_ends"]
+        assert sum(ends.values()) == 66
