@@ -10,7 +10,7 @@ from pathlib import Path
 
 from dagster_dbt import DbtProject
 
-from hot.settings import get_settings
+from hot.settings import Settings, get_settings
 from hot.warehouse import require_engine
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt"
@@ -31,14 +31,21 @@ def dbt_env() -> None:
     os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
 
 
+def _target_path(settings: Settings) -> str:
+    """dbt's target folder of ``settings``' engine (and Spark table format)."""
+    if settings.engine == "duckdb":
+        return "target"
+    delta = "-delta" if settings.spark_table_format == "delta" else ""
+    return f"target-{settings.engine}{delta}"
+
+
 dbt_env()
 dbt_project = DbtProject(
     project_dir=DBT_PROJECT_DIR,
     profiles_dir=DBT_PROJECT_DIR,
-    # A manifest (and the ingest SQL rendered from it) is the profile's engine's.
-    target_path="target"
-    if get_settings().engine == "duckdb"
-    else f"target-{get_settings().engine}",
+    # A manifest (and the ingest SQL rendered from it) is the profile's engine's, and on Spark
+    # its table format's (the models' configs differ: HOT_SPARK_TABLE_FORMAT).
+    target_path=_target_path(get_settings()),
 )
 
 

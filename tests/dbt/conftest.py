@@ -13,8 +13,9 @@ if TYPE_CHECKING:
 
 @pytest.fixture(scope="session")
 def spark_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparkWarehouse]:
-    """A local Spark session (``local[2]``) that dbt-spark's session method shares, with its
-    warehouse and metastore in a temporary ``HOT_DATA_DIR``; stopped at the end."""
+    """A local Spark session (``local[2]``, with Delta Lake) that dbt-spark's session method
+    shares, with its warehouse and metastore in a temporary ``HOT_DATA_DIR``; stopped at the
+    end."""
     from tests.dbt.hot_dbt_spark import SparkWarehouse, start_session
 
     data_dir = tmp_path_factory.mktemp("spark_hot")

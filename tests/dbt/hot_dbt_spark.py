@@ -1,9 +1,11 @@
-"""Helpers for the dbt tests on Spark: one local session, raw tables as parquet, dbt runs.
+"""Helpers for the dbt tests on Spark: one local session, raw tables, dbt runs.
 
 dbt-spark's ``session`` method runs dbt's SQL in this process's Spark session: it calls
 ``SparkSession.builder.getOrCreate()`` with the profile's settings, so a session started here
 first (with the settings the profile gives a new one) is the one dbt uses, and the tests load
-and read the same tables through it. Each scenario works in its own schema prefix.
+and read the same tables through it. Each scenario works in its own schema prefix, on plain
+parquet or Delta tables: the session has Delta Lake, whose catalogue keeps parquet tables as
+they are (one session per process: its catalogue is fixed when it starts).
 """
 
 from __future__ import annotations
@@ -31,9 +33,12 @@ RAW_COLUMNS = {
 
 def start_session(data_dir: Path) -> SparkSession:
     """This process's local Spark session as the pipeline creates it for
-    ``HOT_DATA_DIR=data_dir`` (:func:`hot.warehouse.spark_conf`: warehouse, Derby metastore,
-    UTC), on ``local[2]``."""
-    settings = replace(Settings.from_env(), data_dir=data_dir, spark_master=MASTER)
+    ``HOT_DATA_DIR=data_dir`` and ``HOT_SPARK_TABLE_FORMAT=delta``
+    (:func:`hot.warehouse.spark_conf`: warehouse, Derby metastore, UTC, Delta Lake), on
+    ``local[2]``."""
+    settings = replace(
+        Settings.from_env(), data_dir=data_dir, spark_master=MASTER, spark_table_format="delta"
+    )
     builder = SparkSession.builder.enableHiveSupport()
     for key, value in spark_conf(settings).items():
         builder = builder.config(key, value)
@@ -54,9 +59,10 @@ class SparkWarehouse:
     spark: SparkSession
     data_dir: Path
 
-    def schema(self, name: str) -> SparkSchema:
-        """A scenario of its own in the shared session, its raw tables created empty."""
-        schema = SparkSchema(self.spark, self.data_dir, name)
+    def schema(self, name: str, table_format: str = "parquet") -> SparkSchema:
+        """A scenario of its own in the shared session, its raw tables created empty, its
+        tables in ``table_format`` (``HOT_SPARK_TABLE_FORMAT``)."""
+        schema = SparkSchema(self.spark, self.data_dir, name, table_format)
         schema.create_raw()
         return schema
 
@@ -69,6 +75,7 @@ class SparkSchema:
     spark: SparkSession
     data_dir: Path
     name: str
+    table_format: str = "parquet"
 
     def env(self) -> dict[str, str]:
         """The HOT_* variables that point the dbt profile at this schema on Spark."""
@@ -78,14 +85,16 @@ class SparkSchema:
             "HOT_SPARK_MASTER": MASTER,
             "HOT_SPARK_SCHEMA": self.name,
             "HOT_RAW_SCHEMA": f"{self.name}_raw",
+            "HOT_SPARK_TABLE_FORMAT": self.table_format,
         }
 
     def create_raw(self) -> None:
-        """Create the empty raw tables (parquet)."""
+        """Create the empty raw tables (in the schema's table format)."""
         self.spark.sql(f"create database if not exists {self.name}_raw")
         for table, columns in RAW_COLUMNS.items():
             self.spark.sql(
-                f"create table if not exists {self.name}_raw.{table} ({columns}) using parquet"
+                f"create table if not exists {self.name}_raw.{table} ({columns}) "
+                f"using {self.table_format}"
             )
 
     def insert_raw(
