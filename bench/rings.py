@@ -8,7 +8,7 @@ event-time order, one file per pass, so the near-miss whose accounts engage else
 is held first and released when they do. Prints, from the published review queue after the
 last pass: planted rings held, near-misses held, organic videos held by mistake; and per pass:
 the pass's time, its dbt time and the dbt time of the ring models (int_ring_accounts,
-int_ring_videos, int_ring_holds and their data tests), from dbt's run_results.json.
+int_ring_videos, int_ring_holds), from the durations dbt reports in their materializations.
 
 Usage: python bench/rings.py [--quick] [--passes N]
 """
@@ -29,12 +29,11 @@ import redis
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from dagster_project.runner import deployment, run_pipeline  # noqa: E402
+from dagster_project.runner import PassResult, deployment, run_pipeline  # noqa: E402
 from hot import keys  # noqa: E402
 from hot.landing import format_ts, write_atomic  # noqa: E402
 from hot.local.redis_server import EmbeddedRedis  # noqa: E402
 from hot.local.rings import PLANTS, RingSite, build_ring_site  # noqa: E402
-from hot.settings import get_settings  # noqa: E402
 
 FULL = {
     "n_videos": 2000,
@@ -59,16 +58,15 @@ def _write_catalogue(landing: Path, site: RingSite) -> None:
     write_atomic(landing / "moderation", "0000.jsonl", dump(site.moderation))
 
 
-def _dbt_seconds(target: Path) -> tuple[float, float]:
-    """(every node, the ring models and their tests) execution seconds of dbt's last run."""
-    results = json.loads((target / "run_results.json").read_text())["results"]
-    total = sum(r["execution_time"] for r in results)
+def _dbt_seconds(result: PassResult) -> tuple[float, float]:
+    """(the dbt step, the ring models) seconds of a pass: the models' own durations are in
+    their materializations' metadata (their data tests run in the full-scan job, not here)."""
     ring = sum(
-        r["execution_time"]
-        for r in results
-        if any(model in r["unique_id"] for model in RING_MODELS)
+        float(result.materialized(f"intermediate/{model}")["Execution Duration"])
+        for model in RING_MODELS
     )
-    return total, ring
+    dbt_step = next(s.seconds for s in result.steps if s.step == "hot_dbt_assets")
+    return dbt_step, ring
 
 
 def _held(client: redis.Redis) -> set[str]:
@@ -101,7 +99,6 @@ def main() -> None:
         try:
             with deployment(Path(tmp) / "hot", server.url) as landing:
                 _write_catalogue(landing, site)
-                target = get_settings().data_dir / "dbt_target"
                 client = redis.Redis.from_url(server.url)
                 rows = []
                 per = -(-len(events) // args.passes)
@@ -112,7 +109,7 @@ def main() -> None:
                     result = run_pipeline(now_epoch=now, quiet=True)
                     wall = time.perf_counter() - started
                     assert result.success, result.error
-                    dbt_total, ring = _dbt_seconds(target)
+                    dbt_total, ring = _dbt_seconds(result)
                     held = _held(client)
                     rows.append((p + 1, len(chunk), wall, dbt_total, ring, held))
                     print(

@@ -2,6 +2,7 @@
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from dagster import (
@@ -33,7 +34,7 @@ FULL_SCAN_TAG = "full_scan"
 history or the catalogue rather than with the batch (dbt_project.yml, the model files)."""
 
 
-def build_args(now_epoch: float) -> list[str]:
+def build_args(now_epoch: float, log_dir: Path) -> list[str]:
     """`dbt build` arguments of a run; what it builds and tests is the run's selection.
 
     Vars are passed only to pin the scoring instant (tests, replays); a normal pass scores at
@@ -43,7 +44,20 @@ def build_args(now_epoch: float) -> list[str]:
     data tests of its selected asset checks: a pass leaves out the whole-history scans
     (:data:`FULL_SCAN_CHECKS`), so it costs what its batch costs.
     """
-    args = ["build", "--exclude-resource-type", "unit_test"]
+    args = [
+        "build",
+        "--exclude-resource-type",
+        "unit_test",
+        # A pass's record is its Dagster run (materializations with each model's duration,
+        # check results, dbt's node lines in the step's log). dbt's own artifacts would cost
+        # about a tenth of a small pass: manifest.json serialised again, run_results.json,
+        # and a debug log of every statement, written under one lock all threads wait on.
+        "--no-write-json",
+        "--log-level-file",
+        "info",
+        "--log-path",
+        str(log_dir),
+    ]
     if now_epoch:
         args += ["--vars", json.dumps({"now_epoch": now_epoch})]
     return args
@@ -52,9 +66,10 @@ def build_args(now_epoch: float) -> list[str]:
 @dbt_assets(manifest=ensure_manifest(), project=dbt_project)
 def hot_dbt_assets(context: AssetExecutionContext, config: DbtBuildConfig) -> Iterator[Any]:
     """`dbt build` of the selected models and their data tests, in the run's process."""
-    # One target dir per deployment: run results and compiled SQL of its last run.
-    target = get_settings().data_dir / "dbt_target"
-    yield from stream_dbt(context, build_args(config.now_epoch), target)
+    # One target dir (compiled SQL of the last run) and one dbt log per deployment.
+    data_dir = get_settings().data_dir
+    args = build_args(config.now_epoch, data_dir / "dbt_logs")
+    yield from stream_dbt(context, args, data_dir / "dbt_target")
 
 
 def full_scan_check_keys(assets: AssetsDefinition) -> set[AssetCheckKey]:
