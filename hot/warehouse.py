@@ -215,7 +215,8 @@ def as_warehouse(con: Any) -> Warehouse:
 RAW_PARTITION = "batch_id"
 """Raw rows on Spark are partitioned by batch: a batch is written by overwriting its own
 partitions (idempotent), the ledger row is written last, and a batch without a ledger row is
-dropped partition by partition (there is no row delete on plain parquet)."""
+dropped partition by partition (there is no row delete on plain parquet; on Delta, its rows
+are deleted)."""
 
 LEDGERS = ("ingested_files",)
 """The append-only ledger: one row per batch, written last (the commit point of a batch). The
@@ -249,14 +250,17 @@ BATCH_TABLES = tuple(name for name in RAW_TABLES if name not in LEDGERS)
 """The raw tables partitioned by batch (all but the ledgers)."""
 
 
-def spark_raw_ddl() -> list[str]:
-    """RAW_DDL as Spark statements: the same tables and columns as parquet tables, the batch
-    data partitioned by ``batch_id`` (Spark has no NOT NULL on parquet or primary keys)."""
+def spark_raw_ddl(table_format: str = "parquet") -> list[str]:
+    """RAW_DDL as Spark statements: the same tables and columns as ``table_format`` tables
+    (``HOT_SPARK_TABLE_FORMAT``: parquet or delta), the batch data partitioned by ``batch_id``
+    (no NOT NULL or primary keys: parquet has neither)."""
     statements = ["create database if not exists raw"]
     for name, columns in RAW_TABLES.items():
         cols = ", ".join(f"`{col}` {typ}" for col, typ in columns)
         part = f" partitioned by ({RAW_PARTITION})" if name in BATCH_TABLES else ""
-        statements.append(f"create table if not exists raw.{name} ({cols}) using parquet{part}")
+        statements.append(
+            f"create table if not exists raw.{name} ({cols}) using {table_format}{part}"
+        )
     return statements
 
 
@@ -269,8 +273,11 @@ DELTA_JARS = Path(__file__).resolve().parents[1] / "vendor" / "delta" / "jars"
 DELTA_CONF = {
     "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
     "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+    # A table's state (its log) is rebuilt in 50 tasks by default, sized for clusters; a local
+    # session's tables have small logs: 2 tasks make a pass ~2-3x faster (docs/scale-out.md).
+    "spark.databricks.delta.snapshotPartitions": "2",
 }
-"""What a session needs for Delta tables (``HOT_SPARK_TABLE_FORMAT=delta``). The Delta
+"""What a local session needs for Delta tables (``HOT_SPARK_TABLE_FORMAT=delta``). The Delta
 catalogue still creates and reads plain parquet tables (``using parquet``)."""
 
 
@@ -459,10 +466,11 @@ class SparkWarehouse:
     """Spark behind the :class:`Warehouse` seam: a local session in this process, or a
     Thrift Server (``HOT_SPARK_HOST``) through PyHive.
 
-    A batch is not a transaction on plain parquet tables: its rows go to partitions of its
-    own ``batch_id`` (written by overwrite, so a retried batch replaces them), its ledger row
-    last. :meth:`recover` drops the partitions of every batch id past the ledger's last one:
-    what a failed or killed batch wrote is gone before the next one starts.
+    A batch is not a transaction on Spark (a Delta commit is one table's): its rows go to
+    partitions of its own ``batch_id`` (written by overwrite, so a retried batch replaces
+    them), its ledger row last. :meth:`recover` drops the rows of every batch id past the
+    ledger's last one: what a failed or killed batch wrote is gone before the next one starts.
+    ``table_format`` is the raw tables' (``HOT_SPARK_TABLE_FORMAT``).
     """
 
     engine = "spark"
@@ -473,8 +481,10 @@ class SparkWarehouse:
         arrow: Callable[[str], pa.Table],
         errors: tuple[type[BaseException], ...],
         close: Callable[[], None] = lambda: None,
+        table_format: str = "parquet",
     ) -> None:
         self._run, self._arrow, self.errors, self._close = run, arrow, errors, close
+        self.table_format = table_format
         self._raw_ready = False
 
     @classmethod
@@ -491,7 +501,12 @@ class SparkWarehouse:
         def run(sql: str) -> list[tuple[Any, ...]]:
             return [tuple(_utc_naive(v) for v in row) for row in session.sql(sql).collect()]
 
-        return cls(run, lambda sql: session.sql(sql).toArrow(), (PySparkException, Py4JError))
+        return cls(
+            run,
+            lambda sql: session.sql(sql).toArrow(),
+            (PySparkException, Py4JError),
+            table_format=settings.spark_table_format,
+        )
 
     @classmethod
     def _thrift(cls, settings: Settings) -> SparkWarehouse:
@@ -528,13 +543,22 @@ class SparkWarehouse:
             names = [d[0].split(".")[-1] for d in cursor.description or []]
             return pa.Table.from_pylist([dict(zip(names, r, strict=True)) for r in rows])
 
-        return cls(run, arrow, (exc.Error,), con.close)
+        return cls(run, arrow, (exc.Error,), con.close, settings.spark_table_format)
 
     def ensure_raw(self) -> None:
-        """Create the raw database and tables (:func:`spark_raw_ddl`) on first use."""
+        """Create the raw database and tables (:func:`spark_raw_ddl`) on first use; a
+        ``ValueError`` when they exist in the other format."""
         if not self._raw_ready:
-            for statement in spark_raw_ddl():
+            for statement in spark_raw_ddl(self.table_format):
                 self._run(statement)
+            # A warehouse keeps the format it was made with: recover and ingest differ.
+            detail = self._run("describe table extended raw.events")
+            made = next((r[1] for r in detail if r[0] == "Provider"), self.table_format)
+            if made.lower() != self.table_format:
+                raise ValueError(
+                    f"HOT_SPARK_TABLE_FORMAT={self.table_format} but the raw tables of this "
+                    f"warehouse are {made}: use a fresh HOT_DATA_DIR (or convert the tables)"
+                )
             self._raw_ready = True
 
     def param(self, name: str) -> str:
@@ -559,11 +583,15 @@ class SparkWarehouse:
             raise
 
     def recover(self) -> None:
-        """Drop the raw partitions of batch ids past the ledger's last one."""
+        """Drop the raw rows of batch ids past the ledger's last one."""
         self.ensure_raw()
         (last,) = self._run("select coalesce(max(batch_id), 0) from raw.ingested_files")[0]
         for name in BATCH_TABLES:
             table = f"raw.{name}"
+            if self.table_format == "delta":
+                # Delta deletes rows in one commit (and has no partition DDL).
+                self._run(f"delete from {table} where {RAW_PARTITION} > {int(last)}")
+                continue
             for (spec,) in self._run(f"show partitions {table}"):
                 batch = int(spec.split("=", 1)[1])
                 if batch > int(last):
