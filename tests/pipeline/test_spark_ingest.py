@@ -18,6 +18,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -27,27 +28,41 @@ from tests.pipeline.test_ingest import BAD_LINES, _event, _line
 pytestmark = pytest.mark.timeout(900)
 
 
-def _dump(data_dir: Path, engine: str) -> dict[str, list[list[str]]]:
-    result = subprocess.run(
-        [sys.executable, "-m", "tests.pipeline.spark_ingest_dump"],
+def engine_process(
+    module: str, data_dir: Path, engine: str, *args: str, timeout: float = 800, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """``python -m module args`` on ``engine`` (Spark: ``local[2]``) with ``HOT_DATA_DIR`` at
+    ``data_dir`` and the variables ``env``."""
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
         capture_output=True,
         text=True,
-        timeout=800,
+        timeout=timeout,
         env={
             **os.environ,
             "HOT_ENGINE": engine,
             "HOT_DATA_DIR": str(data_dir),
             "HOT_SPARK_MASTER": "local[2]",
+            **env,
         },
     )
+
+
+def dumped(result: subprocess.CompletedProcess[str]) -> dict[str, Any]:
+    """The ``HOT-DUMP`` JSON line a dump process printed (exit 0 asserted)."""
     assert result.returncode == 0, result.stderr[-4000:]
     (line,) = [x for x in result.stdout.splitlines() if x.startswith("HOT-DUMP ")]
     return json.loads(line.removeprefix("HOT-DUMP "))
 
 
-def _comparable(quarantine: list[list[str]]) -> list[list[str]]:
-    """Quarantined lines without the raw text of those that are not UTF-8: its invalid bytes
-    are a '?' each on DuckDB, one per invalid sequence on Spark (both printable, <= 4 KiB)."""
+def _dump(data_dir: Path, engine: str) -> dict[str, Any]:
+    return dumped(engine_process("tests.pipeline.spark_ingest_dump", data_dir, engine))
+
+
+def comparable(quarantine: list[list[Any]]) -> list[list[Any]]:
+    """Quarantined lines (source, line, reason, raw text) without the raw text of those that
+    are not UTF-8: its invalid bytes are a '?' each on DuckDB, one per invalid sequence on
+    Spark (both printable, <= 4 KiB)."""
     return [row[:3] if row[2] == "invalid_utf8" else row for row in quarantine]
 
 
@@ -88,7 +103,7 @@ def test_spark_ingest_equals_duckdb(tmp_path: Path) -> None:
     spark = _dump(tmp_path / "spark", "spark")
 
     assert spark["ledger"] == duck["ledger"]
-    assert _comparable(spark["quarantine"]) == _comparable(duck["quarantine"])
+    assert comparable(spark["quarantine"]) == comparable(duck["quarantine"])
     for table in ("events", "videos", "moderation"):
         assert spark[table] == duck[table], table
     # what the files went through

@@ -9,29 +9,30 @@ range has written its events, quarantine and range but not its counts, and the p
 must count it once. Then both engines hold the same counts per range, the same ranges, the
 same quarantine rows (topic, partition, offset, reason) and the same fct_hot_feed scores (to
 1e-9), and on both every range replayed afterwards is refused without a row written.
+Without Spark's Kafka jars, one line says to run `make setup`.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import random
 import subprocess
-import sys
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from hot import warehouse
 from hot.kafka import event_key
 from hot.local.kafka_server import EmbeddedKafka
 from hot.local.redis_server import EmbeddedRedis
 from hot.local.simulate import Simulator, build_world
+from hot.settings import Settings
 from tests.oracle import rel_close
 from tests.pipeline.conftest import PARTITIONS, produce
 from tests.pipeline.test_kafka_e2e import _catalogue
+from tests.pipeline.test_spark_ingest import comparable, dumped, engine_process
 
 # Three processes (one on DuckDB, two on Spark, each with its JVM and the second with a dbt
 # build): a few minutes on an idle 2-core machine, much more on a loaded one.
@@ -50,33 +51,16 @@ BAD = {
 
 
 def _dump(data_dir: Path, engine: str, mode: str, redis_url: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "tests.pipeline.spark_kafka_dump", mode, str(NOW)],
-        capture_output=True,
-        text=True,
+    return engine_process(
+        "tests.pipeline.spark_kafka_dump",
+        data_dir,
+        engine,
+        mode,
+        str(NOW),
         timeout=1200,
-        env={
-            **os.environ,
-            "HOT_ENGINE": engine,
-            "HOT_DATA_DIR": str(data_dir),
-            "DAGSTER_HOME": str(data_dir / "dagster_home"),
-            "HOT_REDIS_URL": redis_url,
-            "HOT_SPARK_MASTER": "local[2]",
-        },
+        DAGSTER_HOME=str(data_dir / "dagster_home"),
+        HOT_REDIS_URL=redis_url,
     )
-
-
-def _pass(data_dir: Path, engine: str, redis_url: str) -> dict[str, Any]:
-    result = _dump(data_dir, engine, "pass", redis_url)
-    assert result.returncode == 0, result.stderr[-4000:]
-    (line,) = [x for x in result.stdout.splitlines() if x.startswith("HOT-DUMP ")]
-    return json.loads(line.removeprefix("HOT-DUMP "))
-
-
-def _comparable(quarantine: list[list[Any]]) -> list[list[Any]]:
-    """Quarantine rows without the raw text of a message that is not UTF-8 (its invalid bytes
-    are a '?' each on DuckDB, one per invalid sequence on Spark)."""
-    return [row[:3] if row[2] == "invalid_utf8" else row for row in quarantine]
 
 
 def test_spark_reads_the_topic_as_duckdb_does(
@@ -98,13 +82,13 @@ def test_spark_reads_the_topic_as_duckdb_does(
         for late in (False, True):
             _catalogue(data_dir / "landing", world, late=late)
 
-    duck = _pass(dirs["duckdb"], "duckdb", f"{redis_base}/5")
+    duck = dumped(_dump(dirs["duckdb"], "duckdb", "pass", f"{redis_base}/5"))
     killed = _dump(dirs["spark"], "spark", "kill", f"{redis_base}/6")
     assert killed.returncode == -9, killed.stderr[-4000:]
     # Two ranges wrote their row of raw.ingested_ranges; the second one's counts never came.
     ranges = dirs["spark"] / "spark" / "warehouse" / "raw.db" / "ingested_ranges"
     assert len(list(ranges.glob("batch_id=*"))) == 2
-    spark = _pass(dirs["spark"], "spark", f"{redis_base}/6")
+    spark = dumped(_dump(dirs["spark"], "spark", "pass", f"{redis_base}/6"))
 
     # The DuckDB path's accounting: every message counted once, per range.
     ledger = duck["ledger"]
@@ -125,7 +109,7 @@ def test_spark_reads_the_topic_as_duckdb_does(
     # Spark, its first pass killed midway, equals it.
     assert spark["ledger"] == ledger
     assert spark["ranges"] == duck["ranges"]
-    assert _comparable(spark["quarantine"]) == _comparable(duck["quarantine"])
+    assert comparable(spark["quarantine"]) == comparable(duck["quarantine"])
     for dump in (duck, spark):
         assert dump["replays"] == ["it would count messages twice"] * PARTITIONS
         assert dump["counts"] == dump["before_replays"]
@@ -136,3 +120,14 @@ def test_spark_reads_the_topic_as_duckdb_does(
     assert set(spark_feed) == set(duck_feed)
     for video, score in duck_feed.items():
         assert rel_close(spark_feed[video], score), (video, spark_feed[video], score)
+
+
+def test_kafka_on_spark_without_the_jars_says_to_run_setup(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(warehouse, "SPARK_KAFKA_JARS", tmp_path / "never-fetched")
+    settings = replace(Settings.from_env(), engine="spark", events_source="kafka")
+    with pytest.raises(warehouse.EngineUnavailable) as error:
+        warehouse.require_engine(settings)
+    assert "make setup" in str(error.value)
+    assert "\n" not in str(error.value)
