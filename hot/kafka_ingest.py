@@ -87,12 +87,15 @@ def plan(
     ledger: Ledger,
     max_batch: int,
     after: Mapping[int, int] | None = None,
+    until: Mapping[int, int] | None = None,
 ) -> list[OffsetRange]:
     """The next range of each partition with messages past the ledger.
 
     A range starts where the ledger ends (or ``after[p]`` when that is further: a range
     already requested from a run still going), or at the earliest offset of a partition never
-    ingested; it ends at the partition's end, at most ``max_batch`` offsets on. Raises
+    ingested; it ends at the partition's end, at most ``max_batch`` offsets on, and with
+    ``until`` (the ends a sensor tick saw, SPEC §2b) at ``until[p]`` at the latest (a partition
+    ``until`` leaves out had nothing new then: no range). Raises
     :class:`OffsetsRefusedError` when the topic is not the one the ledger knows (recreated),
     ends before the ledger does (truncated), or no longer holds the messages after the
     ledger's end (expired unread).
@@ -122,6 +125,8 @@ def plan(
             )
         start = max(low if done is None else done, (after or {}).get(partition, 0))
         end = min(high, start + max_batch)
+        if until is not None:
+            end = min(end, until.get(partition, start))
         if end > start:
             ranges.append(OffsetRange(topic, partition, start, end))
     return ranges
@@ -136,14 +141,16 @@ class RangeIngestor(Ingestor):
         topic: str,
         max_batch: int,
         now: datetime | None = None,
+        until: Mapping[int, int] | None = None,
     ) -> list[FileReport]:
-        """Ingest the next range of each partition (see :func:`plan`); a topic that does not
-        exist yet has none."""
+        """Ingest the next range of each partition (see :func:`plan`: up to ``until``, the
+        ends a sensor tick saw, or without it up to each partition's end now); a topic that
+        does not exist yet has none."""
         try:
             state = kafka.topic_state(bootstrap, topic)
         except kafka.UnknownTopicError:
             return []
-        ranges = plan(state, Ledger.read(self.con, topic), max_batch)
+        ranges = plan(state, Ledger.read(self.con, topic), max_batch, until=until)
         return [self.ingest_range(rng, state.topic_id, bootstrap, now) for rng in ranges]
 
     def ingest_range(

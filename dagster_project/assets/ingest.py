@@ -26,9 +26,10 @@ class IngestConfig(Config):
 
     files: list[str] = []
     kafka_ends: dict[str, int] = {}
-    """With ``HOT_EVENTS_SOURCE=kafka``: per partition, the end offset the Kafka sensor saw
-    (informational too: a run reads from the ledger's end up to each partition's end when it
-    starts, so a run queued meanwhile also takes what came after its request)."""
+    """With ``HOT_EVENTS_SOURCE=kafka``: per partition, the end offset the Kafka sensor saw.
+    The run reads each partition from the ledger's end up to it (SPEC §2b: a micro-batch is
+    what the tick saw); without it (`hot run`, a launch by hand) up to each partition's end
+    when the run starts."""
 
 
 @multi_asset(
@@ -52,7 +53,8 @@ def landing_files(
     statements = ingest_statements()
     with warehouse.connect() as con:
         if settings.events_source == "kafka":
-            reports = _ingest_kafka(con, statements)
+            until = {int(p): end for p, end in config.kafka_ends.items()} or None
+            reports = _ingest_kafka(con, statements, until)
         else:
             reports = Ingestor(con, settings.landing_dir, statements).ingest_pending()
     if config.files:
@@ -80,9 +82,11 @@ def landing_files(
         )
 
 
-def _ingest_kafka(con: duckdb.DuckDBPyConnection, statements: IngestStatements) -> list[FileReport]:
+def _ingest_kafka(
+    con: duckdb.DuckDBPyConnection, statements: IngestStatements, until: dict[int, int] | None
+) -> list[FileReport]:
     """Catalogue and moderation files from the landing zone, then the events of the topic's
-    next ranges (SPEC §2b)."""
+    next ranges, up to ``until`` when a sensor requested the run (SPEC §2b)."""
     # Imported here: the kafka extra is needed only when Kafka is the source.
     from hot.kafka_ingest import RangeIngestor
 
@@ -90,5 +94,5 @@ def _ingest_kafka(con: duckdb.DuckDBPyConnection, statements: IngestStatements) 
     ingestor = RangeIngestor(con, settings.landing_dir, statements)
     catalogue = ingestor.ingest_pending(sources=[s for s in SOURCES if s != "events"])
     return catalogue + ingestor.ingest_topic(
-        settings.kafka_bootstrap, settings.kafka_topic, settings.kafka_max_batch
+        settings.kafka_bootstrap, settings.kafka_topic, settings.kafka_max_batch, until=until
     )

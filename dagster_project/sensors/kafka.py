@@ -3,11 +3,12 @@
 Each tick asks the broker for the end of every partition of ``HOT_KAFKA_TOPIC`` and the
 warehouse's ledger for where each was last ingested; when a partition has messages past the
 ledger, it requests a run of the pipeline job with those ends in its config and tags. The run
-reads from the ledger's end up to each partition's end when it starts (at most
-``HOT_KAFKA_MAX_BATCH`` per partition), so while a run is queued nothing more is requested.
-The cursor keeps the ends requested last, so a tick during a run requests only what that run
-may not read. A broker that does not answer is a skipped tick that says so: nothing is skipped, the
-next tick reads from the ledger again.
+reads from the ledger's end up to those ends (at most ``HOT_KAFKA_MAX_BATCH`` per partition):
+a micro-batch is what the tick saw (SPEC §2b). While a run is queued the sensor waits for it
+to start rather than queue a second, smaller batch behind it. The cursor keeps the ends
+requested last, so a tick during a run requests only what comes after them. A broker that
+does not answer is a skipped tick that says so: nothing is skipped, the next tick reads from
+the ledger again.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ def kafka_sensor(context: SensorEvaluationContext) -> RunRequest | SkipReason:
     from hot.kafka_ingest import Ledger, plan
 
     if _pipeline_runs(context, WAITING):
-        return SkipReason("a queued pipeline run will read the new messages")
+        return SkipReason("a pipeline run is queued; new messages wait until it starts")
     topic = settings.kafka_topic
     try:
         state = kafka.topic_state(settings.kafka_bootstrap, topic)

@@ -195,6 +195,32 @@ def test_sensor_skips_while_the_broker_is_down_then_catches_up(
         broker.stop()
 
 
+def test_a_requested_run_reads_up_to_the_ends_its_tick_saw(
+    ingestor: RangeIngestor, kafka_broker: EmbeddedKafka, kafka_topic: str
+) -> None:
+    # SPEC §2b: a micro-batch is what the sensor saw when it ticked; what lands after the
+    # tick waits for the next one.
+    seen = produce(kafka_broker.bootstrap, kafka_topic, [_event(f"e{i}") for i in range(60)])
+    until = {}
+    for partition, offset in seen:
+        until[partition] = max(until.get(partition, 0), offset + 1)
+    quiet = min(until)
+    del until[quiet]  # a partition the tick left out had nothing new then: no range
+    produce(kafka_broker.bootstrap, kafka_topic, [_event(f"late{i}") for i in range(30)])
+    settings = get_settings()
+
+    reports = ingestor.ingest_topic(
+        settings.kafka_bootstrap, settings.kafka_topic, 1_000_000, until=until
+    )
+
+    assert Ledger.read(ingestor.con, kafka_topic).ends == until
+    assert sum(r.lines_read for r in reports) == sum(until.values())
+    # The next run, without a tick's ends (`hot run`), takes the rest.
+    rest = _ingest(ingestor)
+    assert sum(r.lines_read for r in reports + rest) == 90
+    assert sum(r.valid for r in reports + rest) == 90
+
+
 def test_sensor_on_spark_keeps_its_ledger_in_the_cursor(
     hot_env: Path, kafka_broker: EmbeddedKafka, kafka_topic: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
