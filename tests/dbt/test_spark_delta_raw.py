@@ -3,7 +3,7 @@
 The warehouse seam creates them in the tests' Delta-enabled session; a batch is written as the
 ingest writes one (its own partition, by overwrite: a retry replaces it), and a batch whose
 ledger row never came is deleted by ``recover`` before the next one. A warehouse made in one
-format refuses the other with one line.
+format refuses the other with one line, and so do Delta without its jars and an unknown format.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from dataclasses import replace
 
 import pytest
 
+from hot import warehouse as hot_warehouse
 from hot.settings import Settings
-from hot.warehouse import SparkWarehouse
 from tests.dbt.hot_dbt_spark import MASTER
 
 pytestmark = pytest.mark.timeout(600)
@@ -37,7 +37,7 @@ def test_delta_raw_batches_and_recover(spark_warehouse) -> None:
         spark_master=MASTER,
         spark_table_format="delta",
     )
-    warehouse = SparkWarehouse.open(settings)
+    warehouse = hot_warehouse.SparkWarehouse.open(settings)
     warehouse.ensure_raw()
     detail = warehouse.execute("describe table extended raw.events").fetchall()
     assert ("Provider", "delta") in {(r[0], r[1]) for r in detail}
@@ -53,6 +53,21 @@ def test_delta_raw_batches_and_recover(spark_warehouse) -> None:
     warehouse.recover()
     assert warehouse.execute(rows).fetchall() == [(1, 1)]
 
-    parquet = SparkWarehouse.open(replace(settings, spark_table_format="parquet"))
+    parquet = hot_warehouse.SparkWarehouse.open(replace(settings, spark_table_format="parquet"))
     with pytest.raises(ValueError, match="HOT_SPARK_TABLE_FORMAT=parquet but the raw tables"):
         parquet.ensure_raw()
+
+
+def test_delta_without_the_jars_or_an_unknown_format_is_one_line(
+    tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(hot_warehouse, "DELTA_JARS", tmp_path / "never-fetched")
+    settings = replace(Settings.from_env(), engine="spark", spark_table_format="delta")
+    with pytest.raises(hot_warehouse.EngineUnavailable) as error:
+        hot_warehouse.require_engine(settings)
+    assert "HOT_SPARK_TABLE_FORMAT=delta" in str(error.value)
+    assert "make setup" in str(error.value) and "\n" not in str(error.value)
+
+    monkeypatch.setenv("HOT_SPARK_TABLE_FORMAT", "iceberg")
+    with pytest.raises(ValueError, match="HOT_SPARK_TABLE_FORMAT must be 'parquet' or 'delta'"):
+        Settings.from_env()
