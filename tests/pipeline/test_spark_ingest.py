@@ -5,8 +5,9 @@ ends, a BOM, binary garbage, a file without a final newline, catalogue timestamp
 and without a valid offset and bad moderation decisions is ingested by each engine in a
 process of its own (tests/pipeline/spark_ingest_dump.py): the ledger (valid + duplicates +
 quarantined = lines read, per file), each quarantined line's number, reason code and raw line
-(at most 4 KiB; for a line that is not UTF-8, see ``_comparable``), and every accepted row
-with its line number are the same.
+(at most 4 KiB; for a line that is not UTF-8, see ``comparable``), and every accepted row
+with its line number are the same. On Spark the raw tables are plain parquet, and Delta
+tables in a third process (HOT_SPARK_TABLE_FORMAT=delta): both hold the same.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import pytest
 from hot.landing import write_atomic
 from tests.pipeline.test_ingest import BAD_LINES, _event, _line
 
-pytestmark = pytest.mark.timeout(900)
+pytestmark = pytest.mark.timeout(1500)  # two Spark processes (parquet, Delta)
 
 
 def engine_process(
@@ -98,9 +99,19 @@ def test_spark_ingest_equals_duckdb(tmp_path: Path) -> None:
         ],
     )
     shutil.copytree(landing, tmp_path / "spark" / "landing")
+    shutil.copytree(landing, tmp_path / "delta" / "landing")
 
     duck = _dump(tmp_path / "duckdb", "duckdb")
     spark = _dump(tmp_path / "spark", "spark")
+    delta = dumped(
+        engine_process(
+            "tests.pipeline.spark_ingest_dump",
+            tmp_path / "delta",
+            "spark",
+            HOT_SPARK_TABLE_FORMAT="delta",
+        )
+    )
+    assert delta == spark
 
     assert spark["ledger"] == duck["ledger"]
     assert comparable(spark["quarantine"]) == comparable(duck["quarantine"])
