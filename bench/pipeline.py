@@ -35,6 +35,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from unittest import mock
@@ -258,10 +259,20 @@ def run_stages(instance_dir: Path, landed: float) -> str:
     from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 
     os.environ["DAGSTER_HOME"] = str(instance_dir)
+    after = datetime.fromtimestamp(landed, UTC)
     with DagsterInstance.get() as instance:
-        # The run that published: a later one (events sent meanwhile) may not have started.
-        done = RunsFilter(job_name="hot_pipeline", statuses=[DagsterRunStatus.SUCCESS])
-        record = instance.get_run_records(done, limit=1)[0]
+        # The first run requested after the landing published; it may still be finishing
+        # (the snapshot is out before the run's last events are).
+        runs = RunsFilter(job_name="hot_pipeline", created_after=after)
+        wait_for(
+            lambda: (
+                instance.get_run_records(runs, ascending=True, limit=1)[0].dagster_run.status
+                == DagsterRunStatus.SUCCESS
+            ),
+            60,
+            "the run to finish",
+        )
+        record = instance.get_run_records(runs, ascending=True, limit=1)[0]
         stats = instance.get_run_step_stats(record.dagster_run.run_id)
     first_step = min(s.start_time for s in stats if s.start_time)
     steps = " + ".join(f"{s.step_key} {s.end_time - s.start_time:.2f}" for s in stats)
