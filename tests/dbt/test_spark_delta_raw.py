@@ -56,18 +56,3 @@ def test_delta_raw_batches_and_recover(spark_warehouse) -> None:
     parquet = hot_warehouse.SparkWarehouse.open(replace(settings, spark_table_format="parquet"))
     with pytest.raises(ValueError, match="HOT_SPARK_TABLE_FORMAT=parquet but the raw tables"):
         parquet.ensure_raw()
-
-
-def test_delta_without_the_jars_or_an_unknown_format_is_one_line(
-    tmp_path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(hot_warehouse, "DELTA_JARS", tmp_path / "never-fetched")
-    settings = replace(Settings.from_env(), engine="spark", spark_table_format="delta")
-    with pytest.raises(hot_warehouse.EngineUnavailable) as error:
-        hot_warehouse.require_engine(settings)
-    assert "HOT_SPARK_TABLE_FORMAT=delta" in str(error.value)
-    assert "make setup" in str(error.value) and "\n" not in str(error.value)
-
-    monkeypatch.setenv("HOT_SPARK_TABLE_FORMAT", "iceberg")
-    with pytest.raises(ValueError, match="HOT_SPARK_TABLE_FORMAT must be 'parquet' or 'delta'"):
-        Settings.from_env()

@@ -17,18 +17,15 @@ from __future__ import annotations
 import random
 import subprocess
 import time
-from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from hot import warehouse
 from hot.kafka import event_key
 from hot.local.kafka_server import EmbeddedKafka
 from hot.local.redis_server import EmbeddedRedis
 from hot.local.simulate import Simulator, build_world
-from hot.settings import Settings
 from tests.oracle import rel_close
 from tests.pipeline.conftest import PARTITIONS, produce
 from tests.pipeline.test_kafka_e2e import _catalogue
@@ -120,14 +117,3 @@ def test_spark_reads_the_topic_as_duckdb_does(
     assert set(spark_feed) == set(duck_feed)
     for video, score in duck_feed.items():
         assert rel_close(spark_feed[video], score), (video, spark_feed[video], score)
-
-
-def test_kafka_on_spark_without_the_jars_says_to_run_setup(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(warehouse, "SPARK_KAFKA_JARS", tmp_path / "never-fetched")
-    settings = replace(Settings.from_env(), engine="spark", events_source="kafka")
-    with pytest.raises(warehouse.EngineUnavailable) as error:
-        warehouse.require_engine(settings)
-    assert "make setup" in str(error.value)
-    assert "\n" not in str(error.value)
