@@ -256,7 +256,7 @@ def bench_history_ratio(
 
 def run_stages(instance_dir: Path, landed: float) -> str:
     """Where the latest pipeline run's time went, from the Dagster instance's records."""
-    from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
+    from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFilter
 
     os.environ["DAGSTER_HOME"] = str(instance_dir)
     after = datetime.fromtimestamp(landed, UTC)
@@ -273,13 +273,21 @@ def run_stages(instance_dir: Path, landed: float) -> str:
             "the run to finish",
         )
         record = instance.get_run_records(runs, ascending=True, limit=1)[0]
-        stats = instance.get_run_step_stats(record.dagster_run.run_id)
+        run_id = record.dagster_run.run_id
+        stats = instance.get_run_step_stats(run_id)
+        marks = {
+            kind: instance.get_records_for_run(run_id, of_type=kind).records[0].timestamp
+            for kind in (DagsterEventType.RUN_STARTING, DagsterEventType.RUN_START)
+        }
     first_step = min(s.start_time for s in stats if s.start_time)
+    created = record.create_timestamp.timestamp()
     steps = " + ".join(f"{s.step_key} {s.end_time - s.start_time:.2f}" for s in stats)
     return (
-        f"sensor {record.create_timestamp.timestamp() - landed:.2f} + queue and launch "
-        f"{(record.start_time or 0) - record.create_timestamp.timestamp():.2f} + run process "
-        f"start-up {first_step - (record.start_time or 0):.2f} + steps ({steps})"
+        f"sensor {created - landed:.2f} + queue "
+        f"{marks[DagsterEventType.RUN_STARTING] - created:.2f} + launch "
+        f"{marks[DagsterEventType.RUN_START] - marks[DagsterEventType.RUN_STARTING]:.2f} "
+        f"+ run start-up {first_step - marks[DagsterEventType.RUN_START]:.2f} + "
+        f"steps ({steps})"
     )
 
 
