@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
-from dagster import AssetKey, AssetMaterialization, DagsterInstance
+from dagster import AssetKey, AssetMaterialization, DagsterInstance, job, op
 
 from dagster_project.event_log import PassEventLogStorage
 from dagster_project.runner import prepare_dagster_home
@@ -43,3 +44,38 @@ def test_what_it_writes_the_stock_storage_reads_and_back(home: Path) -> None:
     assert again.asset_materialization.metadata["n"].value == 20
     ours.dispose()
     stock.dispose()
+
+
+def test_a_watcher_of_a_live_run_sees_each_event_as_it_is_written(home: Path) -> None:
+    """The webserver follows a live run by watching its shard's file: the kept-open run
+    connection must still wake it for every write, not only when the run's process ends."""
+    ours = DagsterInstance.get()
+    run = ours.create_run_for_job(job_def=_one_op_job)
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    webserver = DagsterInstance.from_config(str(home))
+    seen: list[str] = []
+    webserver.event_log_storage.watch(
+        run.run_id, None, lambda entry, _cursor: seen.append(entry.message)
+    )
+    try:
+        for n in range(5):
+            ours.report_engine_event(f"step {n}", run)
+            deadline = time.monotonic() + 10
+            while f"step {n}" not in seen and time.monotonic() < deadline:
+                time.sleep(0.05)
+            # Seen while our connection is still open: the run is live, nothing was closed.
+            assert f"step {n}" in seen
+    finally:
+        webserver.dispose()
+        ours.dispose()
+    assert [m for m in seen if m.startswith("step ")] == [f"step {n}" for n in range(5)]
+
+
+@op
+def _noop() -> None:
+    """Does nothing: the run only needs to exist."""
+
+
+@job
+def _one_op_job() -> None:
+    _noop()
