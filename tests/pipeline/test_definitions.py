@@ -15,12 +15,12 @@ def test_definitions_load_with_dbt_tests_as_asset_checks(hot_env: Path) -> None:
     assert {"raw/events", "raw/videos", "raw/creators", "raw/moderation"} <= keys
     assert {"marts/fct_hot_feed", "marts/fct_review_queue", "hot_snapshot"} <= keys
     checks = {c.name for c in repo.asset_graph.asset_check_keys}
-    assert "unique_fct_hot_feed_video_id" in checks
+    assert "fct_hot_feed_columns" in checks  # every column rule of the feed, one check
     assert "assert_review_queue_not_in_feed" in checks  # a singular test on two models
     # Whole-history scans are checks of their own scheduled job, not of a pass.
     pass_checks = {c.name for c in _job_checks("hot_pipeline")}
     full_scan = {c.name for c in _job_checks("hot_full_scan_checks")}
-    assert "unique_fct_hot_feed_video_id" in pass_checks
+    assert "fct_hot_feed_columns" in pass_checks
     assert any("int_counted_events" in name for name in full_scan)
     assert "unique_stg_events_event_id" in full_scan
     # A pass checks what it publishes; a model tagged full_scan has all its tests there.
