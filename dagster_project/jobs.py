@@ -17,11 +17,16 @@ from dagster_project.assets.publish import hot_snapshot
 PIPELINE_ASSETS = (landing_files, hot_dbt_assets, hot_snapshot)
 """The assets of one pass, in the order they run."""
 
+SERVE_FIRST = {"dagster/priority": "10"}
+"""The run queue (one run at a time) starts a pass or a republish before the embeddings and
+the full-scan checks queued with it: those make the feed no fresher."""
+
 hot_pipeline_job = define_asset_job(
     name="hot_pipeline",
     # A pass runs the checks whose cost follows its batch; the whole-history scans have a job.
     selection=AssetSelection.assets(*PIPELINE_ASSETS) - FULL_SCAN_CHECKS,
     description="Ingest pending landing files, dbt build the scores, publish a snapshot.",
+    tags=SERVE_FIRST,
     # One process for the whole pass: DuckDB has a single writer, and it keeps latency low.
     executor_def=in_process_executor,
 )
@@ -33,6 +38,7 @@ hot_republish_job = define_asset_job(
         "Publish the latest scores again (nothing recomputed): run by the snapshot watch when "
         "Redis has lost the current snapshot."
     ),
+    tags=SERVE_FIRST,
     executor_def=in_process_executor,
 )
 

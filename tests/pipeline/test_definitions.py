@@ -43,3 +43,14 @@ def test_definitions_load_with_dbt_tests_as_asset_checks(hot_env: Path) -> None:
 def _job_checks(name: str) -> set[AssetCheckKey]:
     """The asset checks a job of the code location runs."""
     return set(defs.resolve_job_def(name).asset_layer.asset_graph.asset_check_keys)
+
+
+def test_a_pass_is_dequeued_before_the_runs_that_do_not_freshen_the_feed() -> None:
+    """Dagster's run queue starts the highest ``dagster/priority`` first (one run at a time)."""
+
+    def priority(job_name: str) -> int:
+        return int(defs.resolve_job_def(job_name).tags.get("dagster/priority", "0"))
+
+    for serving in ("hot_pipeline", "hot_republish"):
+        for other in ("hot_embeddings", "hot_full_scan_checks"):
+            assert priority(serving) > priority(other)
