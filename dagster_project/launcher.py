@@ -2,11 +2,11 @@
 
 Dagster's default launcher starts a new Python process per run, which then imports Dagster,
 dbt and the code location before the first step: seconds a landed file waits for. This
-launcher keeps one *warm* process waiting: started ahead of time, it has imported the code
-location (``dagster_project.definitions``) and loaded dbt's manifest, and blocks on its
-standard input. A launch hands it the run; it executes that one run exactly as
-``dagster api execute_run`` does and exits, and the launcher starts the next warm process.
-Each run still gets a fresh process of its own.
+launcher keeps *warm* processes waiting: started ahead of time, each has imported the code
+location (``dagster_project.definitions``), loaded dbt's manifest and compiled its macros, and
+blocks on its standard input. A launch hands the run to the one that has waited longest; it
+executes that one run exactly as ``dagster api execute_run`` does and exits, and the launcher
+starts a replacement. Each run still gets a fresh process of its own.
 
 A warm process started before the code changed would run the old code: it is retired (and a
 new one started) when a file of the code location or the dbt project is newer than it.
@@ -24,6 +24,7 @@ import os
 import subprocess
 import sys
 import threading
+from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,11 @@ from dagster._serdes import ConfigurableClass, serialize_value
 from dagster._serdes.config_class import ConfigurableClassData
 
 ROOT = Path(__file__).resolve().parent.parent
+WARM_SPARES = 2
+"""Warm processes kept waiting. With one, a run launched sooner after the previous launch than
+a warm-up takes (6 s idle, 8-10 s beside a running pass on 2 cores) waited for the rest of it:
+launches of 5.2-5.6 s in docs/benchmarks.md. With two, each replacement has two runs' time."""
+
 WATCHED = (ROOT / "dagster_project", ROOT / "hot", ROOT / "dbt" / "models", ROOT / "dbt" / "macros")
 
 
@@ -59,7 +65,7 @@ class WarmProcessRunLauncher(RunLauncher, ConfigurableClass):
     def __init__(self, inst_data: ConfigurableClassData | None = None) -> None:
         self._inst_data = inst_data
         self._lock = threading.Lock()
-        self._warm: tuple[subprocess.Popen[bytes], float] | None = None
+        self._warm: deque[tuple[subprocess.Popen[bytes], float]] = deque()  # oldest first
         self._running: dict[str, subprocess.Popen[bytes]] = {}
         super().__init__()
 
@@ -91,20 +97,21 @@ class WarmProcessRunLauncher(RunLauncher, ConfigurableClass):
         return proc, version
 
     def _take_warm(self) -> subprocess.Popen[bytes]:
-        """The warm process for this run (a fresh one if it died or the code changed)."""
+        """The warm process for this run: the longest-waiting one still alive and on the
+        current code (a fresh one if none is); the stale ones are stopped."""
         with self._lock:
-            warm = self._warm
-            self._warm = None
-            if warm is None or warm[0].poll() is not None or warm[1] < _code_version():
-                if warm is not None and warm[0].poll() is None:
-                    warm[0].kill()
-                warm = self._start_warm()
-            return warm[0]
+            version = _code_version()
+            while self._warm:
+                proc, started_on = self._warm.popleft()
+                if proc.poll() is None and started_on >= version:
+                    return proc
+                _stop(proc)
+            return self._start_warm()[0]
 
     def _prepare_next(self) -> None:
         with self._lock:
-            if self._warm is None:
-                self._warm = self._start_warm()
+            while len(self._warm) < WARM_SPARES:
+                self._warm.append(self._start_warm())
 
     def launch_run(self, context: LaunchRunContext) -> None:
         """Hand the run to the warm process, then start the next one for the next run."""
@@ -121,7 +128,7 @@ class WarmProcessRunLauncher(RunLauncher, ConfigurableClass):
         proc.stdin.write(serialize_value(args).encode() + b"\n")
         proc.stdin.close()
         self._running[run.run_id] = proc
-        # The next run's process warms up while this one runs.
+        # The next runs' processes warm up while this one runs.
         threading.Thread(target=self._prepare_next, daemon=True).start()
 
     @property
@@ -153,8 +160,14 @@ class WarmProcessRunLauncher(RunLauncher, ConfigurableClass):
         return True
 
     def dispose(self) -> None:
-        """Stop the waiting process when the instance shuts down (runs finish on their own)."""
+        """Stop the waiting processes when the instance shuts down (runs finish on their own)."""
         with self._lock:
-            if self._warm is not None and self._warm[0].poll() is None:
-                self._warm[0].kill()
-            self._warm = None
+            while self._warm:
+                _stop(self._warm.popleft()[0])
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    """Kill a waiting warm process (it holds no run) and reap it."""
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
