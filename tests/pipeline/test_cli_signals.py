@@ -183,10 +183,19 @@ def test_serve_stops_with_its_embedded_redis(tmp_path: Path, sig: int, group: bo
     serve.stop(sig, group, [port, redis_port(serve.data_dir)])
 
 
-def after_ingest_line(run: Command) -> None:
-    """A few seconds into dbt build (the ingest step has said what it did)."""
+def in_dbt_build(run: Command) -> None:
+    """Mid dbt build: the ingest step has said what it did, then dbt has run a node (its SQL
+    is in the target's run folder). A fixed sleep here outlived a whole (faster) pass."""
     run.wait_for(lambda: "ingest" in run.output(), "ingest")
-    time.sleep(4)
+    since = time.time()
+    executed = run.data_dir / "dbt_target" / "run"
+
+    def a_node_ran() -> bool:
+        return executed.is_dir() and any(
+            path.stat().st_mtime >= since for path in executed.rglob("*.sql")
+        )
+
+    run.wait_for(a_node_ran, "a dbt node")
 
 
 def test_run_stopped_at_any_moment_loses_nothing(
@@ -202,7 +211,7 @@ def test_run_stopped_at_any_moment_loses_nothing(
             False,
             lambda run: run.wait_for(lambda: "ingest" in run.output(), "ingest"),
         ),
-        (signal.SIGINT, True, after_ingest_line),
+        (signal.SIGINT, True, in_dbt_build),
     ]
     for sig, group, moment in moments:
         run = start(data_dir, "run")
