@@ -255,7 +255,8 @@ def bench_history_ratio(
 
 
 def run_stages(instance_dir: Path, landed: float) -> str:
-    """Where the latest pipeline run's time went, from the Dagster instance's records."""
+    """Where the run the landing requested (the first created after ``landed``) spent its
+    time, from the Dagster instance's records."""
     from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFilter
 
     os.environ["DAGSTER_HOME"] = str(instance_dir)

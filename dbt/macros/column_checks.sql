@@ -18,6 +18,7 @@
   ({{ column }} is not null and not ({{ column }} >= 0 and {{ column }} <= 1.7976931348623157e308))
 {%- endmacro %}
 
+
 {# Rows of `model` where `failing_when` holds for `column`. #}
 {% macro column_rule_rows(model, column, rule, failing_when) -%}
 select '{{ column }}' as column_name, '{{ rule }}' as rule,

@@ -26,7 +26,7 @@
 {%- endfor -%}
 {%- for column, values in accepted_values.items() -%}
   {%- set allowed = [] -%}
-  {%- for value in values -%}{%- do allowed.append("'" ~ value ~ "'") -%}{%- endfor -%}
+  {%- for value in values -%}{%- do allowed.append(dbt.string_literal(value)) -%}{%- endfor -%}
   {%- do parts.append(imoutotv_hot.column_rule_rows(model, column, 'accepted_values', column ~ ' not in (' ~ allowed | join(', ') ~ ')')) -%}
 {%- endfor -%}
 {%- for column in unique -%}
@@ -35,10 +35,8 @@
 {%- for column in ranks -%}
   {%- do parts.append(imoutotv_hot.column_ranks_rows(model, column)) -%}
 {%- endfor -%}
-{%- if parts -%}
-{{ parts | join('\nunion all\n') }}
-{%- else -%}
-select 'none' as column_name, 'none' as rule, 'none' as failing_value from {{ model }} where 1 = 0
+{%- if not parts -%}
+  {{ exceptions.raise_compiler_error("column_rules on " ~ model ~ " names no rule: it would check nothing") }}
 {%- endif -%}
+{{ parts | join('\nunion all\n') }}
 {% endtest %}
-
