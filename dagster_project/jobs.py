@@ -11,11 +11,12 @@ from dagster import (
 )
 
 from dagster_project.assets.dbt import FULL_SCAN_CHECKS, hot_dbt_assets
+from dagster_project.assets.embeddings import INTERACTIONS
 from dagster_project.assets.ingest import landing_files
 from dagster_project.assets.publish import hot_snapshot
 
 PIPELINE_ASSETS = (landing_files, hot_dbt_assets, hot_snapshot)
-"""The assets of one pass, in the order they run."""
+"""The assets of one pass, in the order they run (less the interaction pairs, see below)."""
 
 SERVE_FIRST = {"dagster/priority": "10"}
 """The run queue (one run at a time) starts a pass or a republish before the embeddings and
@@ -24,7 +25,9 @@ the full-scan checks queued with it: those make the feed no fresher."""
 hot_pipeline_job = define_asset_job(
     name="hot_pipeline",
     # A pass runs the checks whose cost follows its batch; the whole-history scans have a job.
-    selection=AssetSelection.assets(*PIPELINE_ASSETS) - FULL_SCAN_CHECKS,
+    # The (user, video) pairs feed only the embeddings: their job catches them up (the model
+    # is incremental on the ledger's batch watermark), so a pass does not pay for them.
+    selection=AssetSelection.assets(*PIPELINE_ASSETS) - INTERACTIONS - FULL_SCAN_CHECKS,
     description="Ingest pending landing files, dbt build the scores, publish a snapshot.",
     tags=SERVE_FIRST,
     # One process for the whole pass: DuckDB has a single writer, and it keeps latency low.

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 from dagster import (
-    AssetsDefinition,
     DagsterEventType,
     DagsterInstance,
     EventLogEntry,
@@ -144,9 +143,18 @@ def summarize(events: Iterable[StepEvent]) -> list[StepReport]:
     return list(reports.values())
 
 
-def planned_steps(assets: Iterable[AssetsDefinition]) -> dict[str, int]:
-    """Step key → the events (materializations and checks) the step of each asset yields."""
-    return {a.op.name: len(a.keys) + len(a.check_keys) for a in assets}
+def job_steps(job_name: str) -> dict[str, int]:
+    """Step key → the events (materializations and checks) that step of ``job_name`` yields:
+    the job's own selection of each asset's keys and checks (for progress bars)."""
+    from dagster_project.definitions import defs
+
+    graph = defs.resolve_job_def(job_name).asset_layer.asset_graph
+    selected = [*graph.executable_asset_keys, *(c.asset_key for c in graph.asset_check_keys)]
+    steps: dict[str, int] = {}
+    for key in selected:
+        step = graph.get(key).assets_def.op.name
+        steps[step] = steps.get(step, 0) + 1
+    return steps
 
 
 @dataclass(frozen=True)
@@ -248,13 +256,6 @@ def _execute(
         )
     steps = tuple(summarize(events))
     return result, steps, _error(result), time.perf_counter() - started
-
-
-def pipeline_steps() -> dict[str, int]:
-    """Steps of a pipeline pass and the events each yields (for progress bars)."""
-    from dagster_project.jobs import PIPELINE_ASSETS
-
-    return planned_steps(PIPELINE_ASSETS)
 
 
 def run_pipeline(

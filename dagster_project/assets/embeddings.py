@@ -8,13 +8,19 @@ API serves — untouched.
 
 from pathlib import Path
 
-from dagster import AssetExecutionContext, Config, MaterializeResult, asset
+from dagster import AssetExecutionContext, AssetSelection, Config, MaterializeResult, asset
 from dagster_dbt import get_asset_key_for_model
 
 from dagster_project.assets.dbt import hot_dbt_assets
 from dagster_project.project import model_relation
 from dagster_project.resources import RedisResource, WarehouseResource
 from hot.settings import get_settings
+
+INTERACTIONS_KEY = get_asset_key_for_model([hot_dbt_assets], "fct_user_video_interactions")
+"""The counted (user, video) pairs the vectors are learned from: a whole-history table that
+only this asset reads, so the embeddings job brings it up to date, not every pass."""
+
+INTERACTIONS = AssetSelection.assets(INTERACTIONS_KEY)
 
 
 class EmbeddingsConfig(Config):
@@ -26,7 +32,7 @@ class EmbeddingsConfig(Config):
 
 @asset(
     deps=[
-        get_asset_key_for_model([hot_dbt_assets], "fct_user_video_interactions"),
+        INTERACTIONS_KEY,
         get_asset_key_for_model([hot_dbt_assets], "dim_videos"),
     ],
     group_name="embeddings",

@@ -23,7 +23,8 @@ from dagster import (
     sensor,
 )
 
-from dagster_project.assets.embeddings import embeddings
+from dagster_project.assets.dbt import FULL_SCAN_CHECKS
+from dagster_project.assets.embeddings import INTERACTIONS, embeddings
 from dagster_project.assets.ingest import RAW_KEYS
 from hot.settings import get_settings
 
@@ -32,8 +33,12 @@ FETCH_LIMIT = 1000
 
 hot_embeddings_job = define_asset_job(
     name="hot_embeddings",
-    selection=AssetSelection.assets(embeddings),
-    description="Recompute user and video embeddings and publish a new LanceDB version.",
+    # The pairs table first (incremental: the batches since the last run), then the vectors.
+    selection=(AssetSelection.assets(embeddings) | INTERACTIONS) - FULL_SCAN_CHECKS,
+    description=(
+        "Bring the (user, video) interaction pairs up to date, recompute user and video "
+        "embeddings and publish a new LanceDB version."
+    ),
     executor_def=in_process_executor,
 )
 

@@ -63,9 +63,9 @@ def pipeline_pass(now_epoch: float | None, verbose: bool) -> PassResult:
     """One pipeline pass (ingest, dbt build, publish) on the terminal (Redis already up)."""
 
     def planned() -> Mapping[str, int]:
-        from dagster_project.runner import pipeline_steps
+        from dagster_project.runner import job_steps
 
-        return pipeline_steps()
+        return job_steps("hot_pipeline")
 
     def run(**kwargs: object) -> PassResult:
         from dagster_project.runner import run_pipeline
@@ -83,7 +83,12 @@ def embeddings_run(vectors: Path | None, verbose: bool) -> EmbedResult:
 
         return run_embed(vectors, **kwargs)  # type: ignore[arg-type]
 
-    return shown(lambda: {"embeddings": 1}, verbose, run)
+    def planned() -> Mapping[str, int]:
+        from dagster_project.runner import job_steps
+
+        return job_steps("hot_embeddings")
+
+    return shown(planned, verbose, run)
 
 
 @click.command(

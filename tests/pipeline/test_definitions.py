@@ -40,6 +40,19 @@ def test_definitions_load_with_dbt_tests_as_asset_checks(hot_env: Path) -> None:
     assert AssetKey(["marts", "fct_hot_feed"]) in publish_deps
 
 
+def test_the_pairs_table_is_built_by_the_embeddings_job_not_by_a_pass() -> None:
+    """Only the embeddings read fct_user_video_interactions (a whole-history table)."""
+    pairs = AssetKey(["marts", "fct_user_video_interactions"])
+    assert pairs not in _job_assets("hot_pipeline")
+    assert {pairs, AssetKey("embeddings")} == _job_assets("hot_embeddings")
+    assert not _job_checks("hot_embeddings")  # its data tests are full-scan: their own job
+
+
+def _job_assets(name: str) -> set[AssetKey]:
+    """The assets a job of the code location materializes."""
+    return set(defs.resolve_job_def(name).asset_layer.asset_graph.executable_asset_keys)
+
+
 def _job_checks(name: str) -> set[AssetCheckKey]:
     """The asset checks a job of the code location runs."""
     return set(defs.resolve_job_def(name).asset_layer.asset_graph.asset_check_keys)

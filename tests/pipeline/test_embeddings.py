@@ -1,11 +1,14 @@
 """The embeddings asset: training, import validation, version flip + retention, the sensor.
 
-The asset runs through Dagster in-process (``hot embed``) over a DuckDB warehouse whose
-marts are written here directly (a planted-taste engagement matrix), so no dbt run is needed.
+The asset runs through Dagster in-process (``hot embed``) over a warehouse a real pass has
+filled from landing files (a planted-taste engagement matrix). The embeddings job itself brings
+the (user, video) pairs up to date: a pass does not build them.
 """
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import lancedb
@@ -25,13 +28,12 @@ from dagster import (
 from dagster_project.assets.ingest import RAW_KEYS
 from dagster_project.embeddings.imported import import_vectors
 from dagster_project.embeddings.interactions import EmbeddingsError, Interactions
-from dagster_project.project import model_relation
-from dagster_project.runner import ensure_dagster_home, run_embed
+from dagster_project.runner import ensure_dagster_home, run_embed, run_pipeline
 from dagster_project.sensors.embeddings import embeddings_sensor
 from hot import embedding_store, keys
 from hot.cli import main as hot_cli
+from hot.landing import format_ts, write_atomic
 from hot.settings import get_settings
-from hot.warehouse import connect
 
 TOPICS = 4
 VIDEOS_PER_TOPIC = 12
@@ -47,55 +49,80 @@ def _user(topic: int, n: int) -> str:
     return f"u_{topic}_{n:02d}"
 
 
-def write_marts(duckdb_path: Path, seed: int = 3) -> None:
-    """The two marts the asset reads: users engage mostly with their one topic's videos."""
+NOW = 1_775_980_800.0
+CREATOR = "c_1"
+
+
+def _line(obj: dict[str, object]) -> bytes:
+    return json.dumps(obj).encode()
+
+
+def write_engagement(landing: Path, seed: int = 3) -> None:
+    """Landing files of a planted-taste world: users like and watch mostly their own topic's
+    videos (a like and a 60 s or 900 s watch per pair); the one creator also likes their own
+    first video, which counts for nothing."""
     rng = np.random.default_rng(seed)
-    rows = []
+    videos = [_video(t, v) for t in range(TOPICS) for v in range(VIDEOS_PER_TOPIC)]
+    events: list[bytes] = []
+
+    def event(kind: str, user: str, video: str, epoch: float, **extra: object) -> None:
+        occurred = datetime.fromtimestamp(epoch, UTC)
+        events.append(
+            _line(
+                {
+                    "event_id": f"e_{len(events):06d}",
+                    "type": kind,
+                    "video_id": video,
+                    "user_id": user,
+                    "occurred_at": format_ts(occurred),
+                    **extra,
+                }
+            )
+        )
+
     for topic in range(TOPICS):
         for n in range(USERS_PER_TOPIC):
             mine = rng.choice(VIDEOS_PER_TOPIC, size=6, replace=False)
             picks = [(topic, int(v)) for v in mine]
             picks.append((int(rng.integers(TOPICS)), int(rng.integers(VIDEOS_PER_TOPIC))))
-            for t, v in set(picks):
-                watch = float(rng.choice([60.0, 900.0]))
-                rows.append(
-                    (
-                        _user(topic, n),
-                        _video(t, v),
-                        1.0 + watch / 60,
-                        watch,
-                        1_775_980_800.0 - float(rng.integers(86_400)),
-                        False,
-                    )
+            for t, v in sorted(set(picks)):
+                at = NOW - float(rng.integers(86_400))
+                event("like", _user(topic, n), _video(t, v), at)
+                event(
+                    "watch",
+                    _user(topic, n),
+                    _video(t, v),
+                    at,
+                    watch_time_sec=float(rng.choice([60.0, 900.0])),
                 )
-    rows.append(("c_1", _video(0, 0), 0.0, 0.0, None, True))  # the creator's own pair
-    interactions = model_relation("fct_user_video_interactions")
-    videos = model_relation("dim_videos")
-    con = connect(duckdb_path)
-    try:
-        for relation in (interactions, videos):
-            con.execute(f"create schema if not exists {relation.split('.')[0]}")
-        con.execute(
-            f"create table {interactions} (user_id varchar, video_id varchar, "
-            "interaction_weight double, watch_sec double, last_event_epoch double, "
-            "is_creator boolean)"
-        )
-        con.executemany(f"insert into {interactions} values (?, ?, ?, ?, ?, ?)", rows)
-        con.execute(f"create table {videos} (video_id varchar)")
-        con.executemany(
-            f"insert into {videos} values (?)",
-            [(_video(t, v),) for t in range(TOPICS) for v in range(VIDEOS_PER_TOPIC)],
-        )
-    finally:
-        con.close()
+    event("like", CREATOR, _video(0, 0), NOW - 60)
+    write_atomic(
+        landing / "creators",
+        "creators.jsonl",
+        [_line({"creator_id": CREATOR, "name": "One", "avatar_url": "/a.svg"})],
+    )
+    catalogue = [
+        {
+            "video_id": video,
+            "title": video,
+            "thumbnail_url": f"/t/{video}.svg",
+            "creator_id": CREATOR,
+            "published_at": "2026-01-01T00:00:00Z",
+        }
+        for video in videos
+    ]
+    write_atomic(landing / "videos", "videos.jsonl", [_line(v) for v in catalogue])
+    write_atomic(landing / "events", "events.jsonl", events)
 
 
 @pytest.fixture
 def warehouse(hot_env: Path) -> Path:
-    """A data dir with the marts written and a Dagster home; returns the data dir."""
-    hot_env.mkdir(parents=True, exist_ok=True)
-    write_marts(hot_env / "warehouse.duckdb")
+    """A data dir whose engagement went through a pipeline pass (the ledger and catalogue
+    the embeddings job reads from), with a Dagster home; returns the data dir."""
+    write_engagement(get_settings().landing_dir)
     ensure_dagster_home()
+    ingested = run_pipeline(now_epoch=NOW)
+    assert ingested.success, ingested.error
     return hot_env
 
 
@@ -114,6 +141,8 @@ def test_learned_embeddings_separate_tastes_and_versions_flip(
 ) -> None:
     first = run_embed()
     assert first.success, first.error
+    # The pass left the pairs to this job, which built them from the ledger before learning.
+    assert first.materialized("marts/fct_user_video_interactions")
     meta = first.metadata
     version = meta["version"]
     assert redis_client.get(keys.EMBEDDINGS_VERSION) == version.encode()
