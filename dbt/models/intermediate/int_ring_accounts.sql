@@ -21,13 +21,11 @@
   account; status_batch_id is the watermark of the run that last changed is_single_purpose or
   video_id (int_ring_videos recomputes those videos).
 -#}
+{#- The ledger is read where each CTE needs it, not through a CTE (see int_video_scores). -#}
+{%- set ledger = ref('int_counted_events') -%}
 
-with ledger as (
-    select user_id, video_id, batch_id from {{ ref('int_counted_events') }}
-),
-
-ledger_watermark as (
-    select max(batch_id) as max_batch_id from ledger
+with ledger_watermark as (
+    select max(batch_id) as max_batch_id from {{ ledger }}
 ),
 
 {% if is_incremental() %}
@@ -38,7 +36,7 @@ previous as (
 
 batch_users as (
     select user_id, min(video_id) as min_video_id, max(video_id) as max_video_id
-    from ledger
+    from {{ ledger }}
     where batch_id > (select coalesce(max(applied_batch_id), -1) from previous)
     group by user_id
 ),
@@ -79,7 +77,7 @@ accounts as (
         min(video_id) as video_id,
         min(video_id) = max(video_id) as is_single_purpose,
         (select max_batch_id from ledger_watermark) as status_batch_id
-    from ledger
+    from {{ ledger }}
     group by user_id
 )
 {% endif %}

@@ -23,15 +23,12 @@
   and last join time. All of it is a function of the ledger and the catalogue, so any cut,
   order or replay of the same input gives the same rings.
 -#}
+{#- The ledger is read where each CTE needs it, not through a CTE (see int_video_scores). -#}
+{%- set ledger = ref('int_counted_events') -%}
 {%- set ring = ring_params() -%}
 {%- set window_us = (ring['window_sec'] * 1000000) | int -%}
 
-with ledger as (
-    select video_id, user_id, event_id, event_type, occurred_epoch, sign, batch_id
-    from {{ ref('int_counted_events') }}
-),
-
-catalogue as (
+with catalogue as (
     select video_id, creator_id, batch_id from {{ ref('int_latest_videos') }}
 ),
 
@@ -45,7 +42,7 @@ watermark as (
         end as max_batch_id
     from (
         select
-            (select max(batch_id) from ledger) as max_ledger_batch_id,
+            (select max(batch_id) from {{ ledger }}) as max_ledger_batch_id,
             (select max(batch_id) from catalogue) as max_catalogue_batch_id
     ) as maxima
 ),
@@ -53,7 +50,7 @@ watermark as (
 {% if is_incremental() %}
 touched as (
     select video_id
-    from ledger
+    from {{ ledger }}
     where batch_id > (select coalesce(max(applied_batch_id), -1) from {{ this }})
     union
     select video_id
@@ -66,18 +63,29 @@ touched as (
 ),
 {% else %}
 touched as (
-    select distinct video_id from ledger
+    select distinct video_id from {{ ledger }}
 ),
 {% endif %}
 
--- The counted likes and shares of the touched videos, one row per counting event.
+-- A ring needs ring_min_accounts single-purpose accounts: only the touched videos with that
+-- many are read from the ledger (the others get a row with is_ring false).
+candidates as (
+    select a.video_id
+    from {{ ref('int_ring_accounts') }} as a
+    inner join (select distinct video_id from touched) as t on a.video_id = t.video_id
+    where a.is_single_purpose
+    group by a.video_id
+    having count(*) >= {{ ring['min_accounts'] }}
+),
+
+-- The counted likes and shares of the candidates, one row per counting event.
 counted as (
     select
         l.video_id,
         l.user_id,
         max(case when l.sign > 0 then l.occurred_epoch end) as occurred_epoch
-    from ledger as l
-    inner join touched as t on l.video_id = t.video_id
+    from {{ ledger }} as l
+    inner join candidates as k on l.video_id = k.video_id
     left join catalogue as c on l.video_id = c.video_id
     where l.event_type in ('like', 'share')
       and (c.creator_id is null or l.user_id <> c.creator_id)

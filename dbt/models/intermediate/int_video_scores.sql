@@ -33,31 +33,21 @@
   The CTEs form a chain, each read once where possible: Spark computes a CTE at every read
   (a CTE read twice by two CTEs that are each read twice is computed four times).
 -#}
+{#- The ledger is read where each CTE needs it, not through a CTE of its own: DuckDB copies a
+    CTE read more than once whole, while each read of the table filters at the scan (the
+    batch watermark skips whole row groups). -#}
+{%- set ledger = ref('int_counted_events') -%}
 {%- set half_life = "cast(" ~ (var('half_life_hours') * 3600) ~ " as " ~ type_double() ~ ")" -%}
 {#- (mass column prefix, event_type) per signal; likes and shares can be displaced (-1 rows) -#}
 {%- set signals = [('likes', 'like'), ('comments', 'comment'), ('watch', 'watch'), ('shares', 'share')] -%}
 {%- set displaceable = [('likes', 'like'), ('shares', 'share')] -%}
 
-with ledger as (
-    select
-        event_id,
-        video_id,
-        user_id,
-        event_type,
-        occurred_epoch,
-        sign,
-        weight,
-        counted_watch_sec,
-        batch_id
-    from {{ ref('int_counted_events') }}
-),
-
-catalogue as (
+with catalogue as (
     select video_id, creator_id from {{ ref('int_latest_videos') }}
 ),
 
 ledger_watermark as (
-    select max(batch_id) as max_batch_id from ledger
+    select max(batch_id) as max_batch_id from {{ ledger }}
 ),
 
 {% if is_incremental() %}
@@ -67,7 +57,7 @@ previous as (
 
 new_rows as (
     select *
-    from ledger
+    from {{ ledger }}
     where batch_id > (select coalesce(max(applied_batch_id), -1) from previous)
 ),
 
@@ -208,7 +198,7 @@ recompute_videos as (
 {% else %}
 recompute_videos as (
     select v.video_id, c.creator_id as current_creator_id
-    from (select distinct video_id from ledger) as v
+    from (select distinct video_id from {{ ledger }}) as v
     left join catalogue as c on v.video_id = c.video_id
 ),
 {% endif %}
@@ -230,7 +220,7 @@ recompute_events as (
         max(case when l.sign > 0 then l.weight end) as weight,
         max(case when l.sign > 0 then l.counted_watch_sec end) as counted_watch_sec
     from recompute_videos as r
-    left join ledger as l on l.video_id = r.video_id
+    left join {{ ledger }} as l on l.video_id = r.video_id
     group by r.video_id, r.current_creator_id, l.event_id, l.user_id, l.event_type
 ),
 

@@ -15,27 +15,15 @@
   ledger rows newer than max(applied_batch_id), and pairs of videos whose creator changed (or
   whose catalogue row arrived) since the pair was written.
 -#}
+{#- The ledger is read where each CTE needs it, not through a CTE (see int_video_scores). -#}
+{%- set ledger = ref('int_counted_events') -%}
 
-with ledger as (
-    select
-        event_id,
-        video_id,
-        user_id,
-        event_type,
-        occurred_epoch,
-        sign,
-        weight,
-        counted_watch_sec,
-        batch_id
-    from {{ ref('int_counted_events') }}
-),
-
-catalogue as (
+with catalogue as (
     select video_id, creator_id from {{ ref('int_latest_videos') }}
 ),
 
 ledger_watermark as (
-    select max(batch_id) as max_batch_id from ledger
+    select max(batch_id) as max_batch_id from {{ ledger }}
 ),
 
 {% if is_incremental() %}
@@ -45,7 +33,7 @@ previous as (
 
 touched_pairs as (
     select user_id, video_id
-    from ledger
+    from {{ ledger }}
     where batch_id > (select coalesce(max(applied_batch_id), -1) from previous)
     union
     select p.user_id, p.video_id
@@ -55,7 +43,7 @@ touched_pairs as (
 ),
 {% else %}
 touched_pairs as (
-    select distinct user_id, video_id from ledger
+    select distinct user_id, video_id from {{ ledger }}
 ),
 {% endif %}
 
@@ -85,7 +73,7 @@ pair_events as (
         max(case when l.sign > 0 then l.weight end) as weight,
         max(case when l.sign > 0 then l.counted_watch_sec end) as counted_watch_sec
     from pairs as p
-    left join ledger as l on l.user_id = p.user_id and l.video_id = p.video_id
+    left join {{ ledger }} as l on l.user_id = p.user_id and l.video_id = p.video_id
     group by p.user_id, p.video_id, p.current_creator_id, p.is_creator, l.event_id, l.event_type
 ),
 
