@@ -102,7 +102,8 @@ ledger_positive as (
         on l.video_id = b.video_id
         and l.user_id = b.user_id
         and l.event_type = b.event_type
-    where l.sign = 1
+    -- Implied by the join; stated so the scan of the ledger drops the other rows itself.
+    where l.sign = 1 and l.event_type in ('like', 'share')
 ),
 
 current_winners as (
