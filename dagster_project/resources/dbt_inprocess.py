@@ -62,6 +62,30 @@ def compile_macro_templates() -> int:
     return len(macros)
 
 
+def warm_dbt() -> None:
+    """Pay now, before a run arrives, what a process's first ``dbt build`` pays once: the
+    imports of dbt's build task, agate and the adapter, the JSON schemas dbt validates its
+    project, profile and flags with, and a model context over every macro (about 1.5 s of a
+    new run process's first pass, docs/benchmarks.md). It is a ``dbt compile --inline`` that
+    neither introspects nor opens the warehouse: a pass in another process may hold DuckDB's
+    single-writer lock. DuckDB only: dbt-spark would start a Spark session to compile."""
+    import dbt.task.build  # noqa: F401  (the test, run and compile tasks with it)
+    import dbt_common.clients.agate_helper  # noqa: F401  (imported by the first query)
+    from dbt.cli.main import dbtRunner
+
+    if get_settings().engine != "duckdb":
+        return
+    dbt_env()
+    with tempfile.TemporaryDirectory(prefix="hot-dbt-warm-") as tmp:
+        args = ["compile", "--log-level", "none", "--log-level-file", "none"]
+        args += ["--no-introspect", "--no-populate-cache"]
+        args += ["--target-path", tmp, "--inline", "select 1 as warm"]
+        args += ["--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
+        result = dbtRunner(manifest=dbt_manifest()).invoke(args)
+    if not result.success:
+        raise RuntimeError(f"dbt could not compile during the warm-up: {result.exception}")
+
+
 def invoke(
     args: Sequence[str], callbacks: list[Any] | None = None, project_dir: Path = DBT_PROJECT_DIR
 ) -> dbtRunnerResult:
