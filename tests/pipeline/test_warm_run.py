@@ -3,8 +3,10 @@ its run is known is everything a pass then uses, so the run compiles no macro te
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from dbt_common.clients.jinja import template_cache
@@ -15,6 +17,7 @@ from dagster_project.resources.dbt_inprocess import (
     warm_dbt,
 )
 from dagster_project.runner import ensure_dagster_home, run_pipeline
+from dagster_project.warm_run import WARM_UP_NICE
 from hot.local.simulate import Simulator, build_world
 from hot.settings import get_settings
 
@@ -53,3 +56,35 @@ def test_the_dbt_warm_up_leaves_the_warehouse_to_the_running_pass(hot_env: Path)
         holder.stdin.close()
         holder.wait(timeout=30)
     assert holder.returncode == 0
+
+
+def _thread_nice_values(pid: int) -> dict[int, int]:
+    """Each thread's nice value by thread id (Linux: /proc/<pid>/task/<tid>/stat, field 19)."""
+    values = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        stat = (task / "stat").read_text()
+        values[int(task.name)] = int(stat[stat.rindex(")") + 2 :].split()[16])
+    return values
+
+
+def test_the_warm_up_yields_the_cpu_and_the_run_keeps_its_priority(hot_env: Path) -> None:
+    """A replacement warms up beside the pass it was started for: its warm-up thread runs at
+    the lowest priority, the main thread (which will execute the run) at the normal one."""
+    ensure_dagster_home()
+    warm = subprocess.Popen(
+        [sys.executable, "-m", "dagster_project.warm_run"],
+        stdin=subprocess.PIPE,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    try:
+        deadline = time.monotonic() + 60
+        nice: dict[int, int] = {}
+        while WARM_UP_NICE not in nice.values() and time.monotonic() < deadline:
+            time.sleep(0.05)
+            nice = _thread_nice_values(warm.pid)
+        assert WARM_UP_NICE in nice.values()  # the warm-up thread
+        assert nice[warm.pid] == os.getpriority(os.PRIO_PROCESS, 0)  # the main thread
+    finally:
+        assert warm.stdin is not None
+        warm.stdin.close()  # no run: the process ends after its warm-up
+        assert warm.wait(timeout=120) == 0
