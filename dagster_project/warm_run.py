@@ -8,7 +8,8 @@ then runs in this process. An empty input (the launcher went away) ends it witho
 The warm-up runs in a thread of its own at the lowest CPU priority: the launcher starts a
 replacement as soon as it hands a run out, so on 2 cores a warm-up (about 12 s of CPU) would
 otherwise take half the CPU of the pass it overlaps. The nice value is per thread on Linux,
-so the run itself, started from the main thread, keeps the normal priority.
+so the run itself, started from the main thread, keeps the normal priority; a run handed over
+before the warm-up ended gives the warm-up the normal priority back where the OS allows it.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+from contextlib import suppress
 
 WARM_UP_NICE = 19
 """The warm-up thread's nice value: it gets the CPU a running pass leaves."""
@@ -42,11 +44,23 @@ def warm_up() -> None:
             pass
 
 
+def _hurry(warming: threading.Thread) -> None:
+    """A run arrived before the warm-up ended: the rest of the warm-up is now the run's own
+    start-up, so it gets the normal priority back where the OS allows it (raising a priority
+    needs CAP_SYS_NICE or RLIMIT_NICE; without them it finishes at low priority)."""
+    if warming.native_id is not None and hasattr(os, "setpriority"):
+        normal = os.getpriority(os.PRIO_PROCESS, 0)  # the main thread's
+        with suppress(PermissionError, ProcessLookupError):  # not allowed, or already done
+            os.setpriority(os.PRIO_PROCESS, warming.native_id, normal)
+
+
 def main() -> None:
     """Warm up, wait for a run, execute it."""
     warming = threading.Thread(target=warm_up, name="warm-up")
     warming.start()
     line = sys.stdin.readline().strip()
+    if line and warming.is_alive():
+        _hurry(warming)
     warming.join()  # a run handed over early waits for the rest of the warm-up
     if not line:
         return

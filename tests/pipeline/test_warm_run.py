@@ -4,11 +4,13 @@ its run is known is everything a pass then uses, so the run compiles no macro te
 from __future__ import annotations
 
 import os
+import resource
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import pytest
 from dbt_common.clients.jinja import template_cache
 
 from dagster_project.resources.dbt_inprocess import (
@@ -88,3 +90,38 @@ def test_the_warm_up_yields_the_cpu_and_the_run_keeps_its_priority(hot_env: Path
         assert warm.stdin is not None
         warm.stdin.close()  # no run: the process ends after its warm-up
         assert warm.wait(timeout=120) == 0
+
+
+def test_a_run_handed_over_mid_warm_up_gets_the_warm_up_back_to_normal_priority(
+    hot_env: Path,
+) -> None:
+    """The rest of the warm-up is then the run's own start-up (this machine's user may raise
+    a thread's priority; elsewhere the warm-up finishes at nice 19)."""
+    if os.geteuid() != 0 and resource.getrlimit(resource.RLIMIT_NICE)[0] < 20:
+        pytest.skip("this user may not raise a thread's priority (CAP_SYS_NICE, RLIMIT_NICE)")
+    ensure_dagster_home()
+    warm = subprocess.Popen(
+        [sys.executable, "-m", "dagster_project.warm_run"],
+        stdin=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    try:
+        deadline = time.monotonic() + 60
+        warming: list[int] = []
+        while not warming and time.monotonic() < deadline:
+            time.sleep(0.05)
+            warming = [t for t, n in _thread_nice_values(warm.pid).items() if n == WARM_UP_NICE]
+        assert warming
+        assert warm.stdin is not None
+        warm.stdin.write(b"a run\n")  # not a real run: the process fails after its warm-up
+        warm.stdin.flush()
+        while time.monotonic() < deadline:
+            nice = _thread_nice_values(warm.pid).get(warming[0])
+            if nice != WARM_UP_NICE:
+                break
+            time.sleep(0.02)
+        assert nice == os.getpriority(os.PRIO_PROCESS, 0)
+    finally:
+        warm.kill()
+        warm.wait(timeout=30)
