@@ -15,9 +15,6 @@ from dagster_project.assets.embeddings import INTERACTIONS
 from dagster_project.assets.ingest import landing_files
 from dagster_project.assets.publish import hot_snapshot
 
-PIPELINE_ASSETS = (landing_files, hot_dbt_assets, hot_snapshot)
-"""The assets of one pass, in the order they run (less the interaction pairs, see below)."""
-
 SERVE_FIRST = {"dagster/priority": "10"}
 """The run queue (one run at a time) starts a pass or a republish before the embeddings and
 the full-scan checks queued with it: those make the feed no fresher."""
@@ -27,7 +24,11 @@ hot_pipeline_job = define_asset_job(
     # A pass runs the checks whose cost follows its batch; the whole-history scans have a job.
     # The (user, video) pairs feed only the embeddings: their job catches them up (the model
     # is incremental on the ledger's batch watermark), so a pass does not pay for them.
-    selection=AssetSelection.assets(*PIPELINE_ASSETS) - INTERACTIONS - FULL_SCAN_CHECKS,
+    selection=(
+        AssetSelection.assets(landing_files, hot_dbt_assets, hot_snapshot)
+        - INTERACTIONS
+        - FULL_SCAN_CHECKS
+    ),
     description="Ingest pending landing files, dbt build the scores, publish a snapshot.",
     tags=SERVE_FIRST,
     # One process for the whole pass: DuckDB has a single writer, and it keeps latency low.

@@ -71,17 +71,13 @@ def warm_dbt() -> None:
     single-writer lock. DuckDB only: dbt-spark would start a Spark session to compile."""
     import dbt.task.build  # noqa: F401  (the test, run and compile tasks with it)
     import dbt_common.clients.agate_helper  # noqa: F401  (imported by the first query)
-    from dbt.cli.main import dbtRunner
 
     if get_settings().engine != "duckdb":
         return
-    dbt_env()
     with tempfile.TemporaryDirectory(prefix="hot-dbt-warm-") as tmp:
         args = ["compile", "--log-level", "none", "--log-level-file", "none"]
         args += ["--no-introspect", "--no-populate-cache"]
-        args += ["--target-path", tmp, "--inline", "select 1 as warm"]
-        args += ["--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
-        result = dbtRunner(manifest=dbt_manifest()).invoke(args)
+        result = invoke([*args, "--target-path", tmp, "--inline", "select 1 as warm"])
     if not result.success:
         raise RuntimeError(f"dbt could not compile during the warm-up: {result.exception}")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal
 import threading
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -21,13 +21,13 @@ if TYPE_CHECKING:
 R = TypeVar("R")
 
 
-def shown(planned: Callable[[], Mapping[str, int]], verbose: bool, run: Callable[..., R]) -> R:
-    """``run(on_event=..., quiet=..., run_id=...)``, an in-process run, with its steps on
-    the terminal.
+def shown(job_name: str, verbose: bool, run: Callable[..., R]) -> R:
+    """``run(on_event=..., quiet=..., run_id=...)``, an in-process run of ``job_name``, with
+    its steps on the terminal.
 
     Quiet by default: a progress bar per running step and one line per finished step, while
     Dagster's console log shows warnings and errors only; ``verbose`` lets its full log
-    through instead of the bars. ``planned()`` gives the bars' totals. The run, imports
+    through instead of the bars, whose totals come from the job's selection. The run, imports
     included (they take seconds), goes on in a worker thread so that Ctrl-C or SIGTERM is
     seen at once: the run is then marked canceled and :class:`Stopped` raised.
     """
@@ -37,11 +37,11 @@ def shown(planned: Callable[[], Mapping[str, int]], verbose: bool, run: Callable
     quiet_resource_tracker()
 
     def work() -> R:
-        from dagster_project.runner import ensure_dagster_home
+        from dagster_project.runner import ensure_dagster_home, job_steps
         from hot.cli.progress import RunDisplay
 
         ensure_dagster_home()
-        display = RunDisplay(planned(), bars=not verbose)
+        display = RunDisplay(job_steps(job_name), bars=not verbose)
 
         def on_event(event: StepEvent) -> None:
             if stops.signum is None:  # an abandoned run draws nothing more
@@ -62,17 +62,12 @@ def shown(planned: Callable[[], Mapping[str, int]], verbose: bool, run: Callable
 def pipeline_pass(now_epoch: float | None, verbose: bool) -> PassResult:
     """One pipeline pass (ingest, dbt build, publish) on the terminal (Redis already up)."""
 
-    def planned() -> Mapping[str, int]:
-        from dagster_project.runner import job_steps
-
-        return job_steps("hot_pipeline")
-
     def run(**kwargs: object) -> PassResult:
         from dagster_project.runner import run_pipeline
 
         return run_pipeline(now_epoch=now_epoch, **kwargs)  # type: ignore[arg-type]
 
-    return shown(planned, verbose, run)
+    return shown("hot_pipeline", verbose, run)
 
 
 def embeddings_run(vectors: Path | None, verbose: bool) -> EmbedResult:
@@ -83,12 +78,7 @@ def embeddings_run(vectors: Path | None, verbose: bool) -> EmbedResult:
 
         return run_embed(vectors, **kwargs)  # type: ignore[arg-type]
 
-    def planned() -> Mapping[str, int]:
-        from dagster_project.runner import job_steps
-
-        return job_steps("hot_embeddings")
-
-    return shown(planned, verbose, run)
+    return shown("hot_embeddings", verbose, run)
 
 
 @click.command(
