@@ -13,8 +13,9 @@ demo: setup
 test: setup
 	.venv/bin/python -m pytest
 
+# ruff, then the import layers (the contracts in pyproject.toml's [tool.importlinter]).
 lint:
-	.venv/bin/ruff check . && .venv/bin/ruff format --check .
+	.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/lint-imports
 
 bench: setup
 	.venv/bin/python bench/pipeline.py && .venv/bin/python bench/api.py
