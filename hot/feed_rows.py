@@ -1,11 +1,14 @@
-"""Turning mart rows into snapshot items (the API's per-item payload)."""
+"""Turning mart rows into snapshot items (the API's per-item payload, :mod:`hot.payload`)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
-from hot.snapshot import SnapshotItem
+from hot.payload import Contributions, Creator, ItemPayload, QueuePayload, Ring, Stats
+from hot.snapshot import SnapshotItem, format_timestamp
 
 FEED_COLUMNS = (
     "video_id",
@@ -36,8 +39,20 @@ def avatar_fallback(creator_id: str) -> str:
     return f"/media/avatars/{creator_id}.svg"
 
 
-def item_payload(row: Sequence[Any]) -> dict[str, Any]:
-    """The JSON the API serves for one video (rank and hotScore are added at serve time)."""
+QUEUE_COLUMNS = (
+    "moderation_status",
+    "queue_reason",
+    "ring_accounts",
+    "ring_accounts_sample",
+    "ring_window_start",
+    "ring_window_end",
+)
+"""What a review-queue row brings after ``FEED_COLUMNS`` (fct_review_queue)."""
+
+
+def item_payload(row: Sequence[Any], parts: Sequence[Any] | None = None) -> ItemPayload:
+    """What the API serves for one video (rank and hotScore are added at serve time), from a
+    row of ``FEED_COLUMNS``; ``parts`` (``PART_COLUMNS``) become its ``contributions``."""
     (
         video_id,
         _score,
@@ -51,43 +66,74 @@ def item_payload(row: Sequence[Any]) -> dict[str, Any]:
         watch,
         shares,
     ) = row[: len(FEED_COLUMNS)]
-    return {
-        "videoId": video_id,
-        "title": title or video_id,
-        "thumbnailUrl": thumb or thumbnail_fallback(video_id),
-        "creator": {
-            "id": creator_id,
-            "name": creator_name or creator_id,
-            "avatarUrl": avatar or avatar_fallback(creator_id),
-        },
-        "stats": {
-            "likes": int(likes or 0),
-            "comments": int(comments or 0),
-            "watchTimeSec": round(watch or 0),
-            "shares": int(shares or 0),
-        },
-    }
+    return ItemPayload(
+        videoId=video_id,
+        title=title or video_id,
+        thumbnailUrl=thumb or thumbnail_fallback(video_id),
+        creator=Creator(
+            id=creator_id,
+            name=creator_name or creator_id,
+            avatarUrl=avatar or avatar_fallback(creator_id),
+        ),
+        stats=Stats(
+            likes=int(likes or 0),
+            comments=int(comments or 0),
+            watchTimeSec=round(watch or 0),
+            shares=int(shares or 0),
+        ),
+        **({} if parts is None else {"contributions": contributions(parts)}),
+    )
 
 
-def contributions(parts: Sequence[Any]) -> dict[str, float]:
+def contributions(parts: Sequence[Any]) -> Contributions:
     """The ``contributions`` of an item's payload: each signal's part of its score at
     ``generatedAt``, unrounded (the API rounds them so they add up to the served hotScore)."""
-    return {signal: float(part or 0.0) for signal, part in zip(SIGNALS, parts, strict=True)}
+    return Contributions(*(float(part or 0.0) for part in parts[: len(SIGNALS)]))
 
 
-def to_items(
-    rows: Sequence[Sequence[Any]], extra: str | None = None, *, parts: bool = False
-) -> list[SnapshotItem]:
+def to_items(rows: Sequence[Sequence[Any]], *, parts: bool = False) -> list[SnapshotItem]:
     """Snapshot items from rows of ``FEED_COLUMNS`` (+ ``PART_COLUMNS`` with ``parts``, as the
-    payload's ``contributions``) (+ one optional extra payload field)."""
+    payload's ``contributions``)."""
+    width = len(FEED_COLUMNS)
+    return [
+        SnapshotItem(
+            video_id=row[0],
+            score=float(row[1]),
+            payload=item_payload(row, row[width : width + len(PART_COLUMNS)] if parts else None),
+        )
+        for row in rows
+    ]
+
+
+def _ring(accounts: Any, sample: str, start: datetime, end: datetime) -> Ring | None:
+    """The ring that holds a video (SPEC §3b), or None; window bounds are naive UTC."""
+    if accounts is None:
+        return None
+    return Ring(
+        accounts=int(accounts),
+        sampleAccounts=json.loads(sample),
+        windowStart=format_timestamp(start.replace(tzinfo=UTC)),
+        windowEnd=format_timestamp(end.replace(tzinfo=UTC)),
+    )
+
+
+def queue_items(rows: Sequence[Sequence[Any]]) -> list[SnapshotItem]:
+    """Review-queue rows (``FEED_COLUMNS``, ``QUEUE_COLUMNS``) as snapshot items whose payload
+    carries the status, the reason and, for a video a ring holds (SPEC §3b), the ring."""
+    width = len(FEED_COLUMNS)
     items = []
     for row in rows:
-        payload = item_payload(row)
-        rest = row[len(FEED_COLUMNS) :]
-        if parts:
-            payload["contributions"] = contributions(rest[: len(PART_COLUMNS)])
-            rest = rest[len(PART_COLUMNS) :]
-        if extra is not None:
-            payload[extra] = rest[0]
+        status, reason, accounts, sample, start, end = row[width : width + len(QUEUE_COLUMNS)]
+        base = item_payload(row)
+        payload = QueuePayload(
+            videoId=base.videoId,
+            title=base.title,
+            thumbnailUrl=base.thumbnailUrl,
+            creator=base.creator,
+            stats=base.stats,
+            moderationStatus=status,
+            reason=reason,
+            ring=_ring(accounts, sample, start, end),
+        )
         items.append(SnapshotItem(video_id=row[0], score=float(row[1]), payload=payload))
     return items

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import secrets
 from collections.abc import Iterable, Mapping
@@ -11,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from hot import keys
+from hot.payload import ItemPayload, encode
 from hot.redis_client import SyncPipeline, SyncRedis
 
 _CHUNK = 500
@@ -21,11 +21,14 @@ SNAPSHOT_ID = re.compile(r"[0-9]{8}T[0-9]{6}-[0-9a-f]{6}")
 @dataclass(frozen=True)
 class SnapshotItem:
     """One ranked video: its id, score at ``generatedAt`` and the API payload (a feed item's
-    payload also holds ``contributions``, the score's per-signal parts: docs/architecture.md)."""
+    payload also holds ``contributions``, the score's per-signal parts: docs/architecture.md).
+
+    ``payload`` is an :class:`~hot.payload.ItemPayload` (a queue item's a ``QueuePayload``);
+    a mapping of the same JSON shape is written as is (a test republishing what it read)."""
 
     video_id: str
     score: float
-    payload: Mapping[str, Any]
+    payload: ItemPayload | Mapping[str, Any]
 
 
 @dataclass(frozen=True)
@@ -67,7 +70,7 @@ def _chunks(pairs: Iterable[tuple[str, Any]]) -> Iterable[dict[str, Any]]:
 def _write_ranked(pipe: SyncPipeline, zkey: str, hkey: str, items: list[SnapshotItem]) -> None:
     for chunk in _chunks((i.video_id, i.score) for i in items):
         pipe.zadd(zkey, chunk)
-    for chunk in _chunks((i.video_id, json.dumps(i.payload, separators=(",", ":"))) for i in items):
+    for chunk in _chunks((i.video_id, encode(i.payload)) for i in items):
         pipe.hset(hkey, mapping=chunk)
 
 

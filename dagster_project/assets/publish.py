@@ -1,6 +1,5 @@
 """Publish domain: the dbt marts → an atomic snapshot in Redis (``hot:global`` + payloads)."""
 
-import json
 from datetime import UTC, datetime
 
 from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
@@ -10,25 +9,20 @@ from dagster_project.assets.dbt import hot_dbt_assets
 from dagster_project.project import model_relation
 from dagster_project.resources import RedisResource, WarehouseResource
 from hot import keys
-from hot.feed_rows import FEED_COLUMNS, PART_COLUMNS, to_items
+from hot.feed_rows import FEED_COLUMNS, PART_COLUMNS, QUEUE_COLUMNS, queue_items, to_items
+from hot.payload import ItemPayload
 from hot.redis_client import SyncRedis
 from hot.settings import get_settings
-from hot.snapshot import (
-    Snapshot,
-    SnapshotItem,
-    format_timestamp,
-    new_snapshot_id,
-    publish_snapshot,
-)
+from hot.snapshot import Snapshot, SnapshotItem, new_snapshot_id, publish_snapshot
 
 
 def _markdown_top(items: list[SnapshotItem], limit: int = 10) -> str:
     lines = ["| rank | video | title | creator | hotScore |", "|---|---|---|---|---|"]
     for rank, item in enumerate(items[:limit], start=1):
         p = item.payload
+        assert isinstance(p, ItemPayload)  # what to_items makes
         lines.append(
-            f"| {rank} | {item.video_id} | {p['title']} | {p['creator']['name']} | "
-            f"{item.score:.3f} |"
+            f"| {rank} | {item.video_id} | {p.title} | {p.creator.name} | {item.score:.3f} |"
         )
     return "\n".join(lines)
 
@@ -52,38 +46,6 @@ def _restore_embeddings_pointer(client: SyncRedis) -> str | None:
         return None
     embedding_store.flip(client, on_disk[-1])
     return on_disk[-1]
-
-
-QUEUE_COLUMNS = (
-    "moderation_status",
-    "queue_reason",
-    "ring_accounts",
-    "ring_accounts_sample",
-    "ring_window_start",
-    "ring_window_end",
-)
-"""What a review-queue row brings after ``FEED_COLUMNS`` (fct_review_queue)."""
-
-
-def _queue_items(queue: list[tuple]) -> list[SnapshotItem]:
-    """Review-queue rows (``FEED_COLUMNS``, ``QUEUE_COLUMNS``) as snapshot items whose payload
-    carries the status, the reason and, for a video a ring holds (SPEC §3b), the ring."""
-    width = len(FEED_COLUMNS)
-    items = to_items([row[: width + 1] for row in queue], extra="moderationStatus")
-    for item, row in zip(items, queue, strict=True):
-        reason, accounts, sample, start, end = row[width + 1 :]
-        item.payload["reason"] = reason
-        item.payload["ring"] = (
-            None
-            if accounts is None
-            else {
-                "accounts": int(accounts),
-                "sampleAccounts": json.loads(sample),
-                "windowStart": format_timestamp(start.replace(tzinfo=UTC)),
-                "windowEnd": format_timestamp(end.replace(tzinfo=UTC)),
-            }
-        )
-    return items
 
 
 @asset(
@@ -119,7 +81,7 @@ def hot_snapshot(
         generated_at=generated_at,
         # each item with its score's per-signal parts (the explain endpoint serves them)
         items=to_items([row[:-1] for row in feed], parts=True),
-        queue=_queue_items(queue),
+        queue=queue_items(queue),
         video_status=dict(statuses),
     )
     client = redis.client()

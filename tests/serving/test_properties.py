@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from serving.domain.feed.schemas import Creator, HotFeed, ItemPayload, Stats
 from serving.domain.feed.services.ranking import rank
-from serving.domain.feed.services.snapshots import Entry, Snapshot
+from serving.domain.feed.services.snapshots import Entry, LoadedSnapshot
 from serving.domain.feed.services.view import FeedView
 from tests.serving.api_support import (
     FLAG_ON,
@@ -77,7 +77,7 @@ def test_rank_orders_caps_and_excludes(
 def test_walking_view_pages_covers_the_list_once(
     entries: list[Entry], cap: int, limit: int, feed_type: str
 ) -> None:
-    snapshot = Snapshot("s1", "2026-04-12T08:45:00Z", 0.0, tuple(entries))
+    snapshot = LoadedSnapshot("s1", "2026-04-12T08:45:00Z", 0.0, tuple(entries))
     view = FeedView(snapshot, 0, frozenset(), cap)
     seen = []
     offset = 0

@@ -10,50 +10,26 @@ from typing import Literal
 
 import msgspec
 
+# The stored payload's parts are the shared core's (hot.payload: one definition for the
+# pipeline that writes them and the API that reads them); the responses reuse them.
+from hot.payload import Contributions, Creator, ItemPayload, Stats
+
+__all__ = [
+    "MAX_VIDEO_ID",
+    "Contributions",
+    "Creator",
+    "Explanation",
+    "FeedType",
+    "HotFeed",
+    "HotItem",
+    "ItemPayload",
+    "Paging",
+    "Stats",
+]
+
 FeedType = Literal["global", "personal"]
 MAX_VIDEO_ID = 128
 """The longest video id (SPEC §2: ids are 1-128 characters)."""
-
-
-class Creator(msgspec.Struct, frozen=True):
-    """The creator of a video."""
-
-    id: str
-    name: str
-    avatarUrl: str
-
-
-class Stats(msgspec.Struct, frozen=True):
-    """Lifetime counted engagement of a video (SPEC §3)."""
-
-    likes: int
-    comments: int
-    watchTimeSec: int
-    shares: int
-
-
-class Contributions(msgspec.Struct, frozen=True):
-    """Each signal's decayed, weighted part of a hot score (SPEC §5 explain)."""
-
-    likes: float
-    comments: float
-    watch: float
-    shares: float
-
-
-class ItemPayload(msgspec.Struct, frozen=True):
-    """One item as the pipeline stores it in ``keys.snapshot_items(id)`` (no rank, no score).
-
-    ``contributions``: the score's per-signal parts at ``generatedAt``, unrounded (feed items;
-    None in a snapshot published without them).
-    """
-
-    videoId: str
-    title: str
-    thumbnailUrl: str
-    creator: Creator
-    stats: Stats
-    contributions: Contributions | None = None
 
 
 class HotItem(msgspec.Struct, frozen=True):

@@ -18,8 +18,9 @@ from litestar.openapi.spec import (
     Schema,
 )
 
+from hot.payload import QueueReason, Ring
 from serving.core.openapi import documented_operation
-from serving.domain.feed.schemas import MAX_VIDEO_ID, HotItem, ItemPayload, Paging
+from serving.domain.feed.schemas import MAX_VIDEO_ID, HotItem, Paging
 
 Status = Literal["approved", "pending_review", "restricted", "removed"]
 STATUSES: tuple[str, ...] = ("approved", "pending_review", "restricted", "removed")
@@ -57,29 +58,6 @@ class AuditTrail(msgspec.Struct, frozen=True):
     videoId: str
     currentStatus: str
     decisions: list[Decision]
-
-
-QueueReason = Literal["coordinated_engagement", "would_trend"]
-"""Why a video is in the queue: a ring holds it (SPEC §3b), or it is undecided /
-``pending_review`` and would rank in the top N if approved."""
-
-
-class Ring(msgspec.Struct, frozen=True):
-    """The ring that holds a video (SPEC §3b): how many single-purpose accounts, up to 50 of
-    them (by id), and the span of event time in which they liked or shared it."""
-
-    accounts: int
-    sampleAccounts: list[str]
-    windowStart: str
-    windowEnd: str
-
-
-class QueuePayload(ItemPayload, frozen=True):
-    """One queue item as the pipeline stores it in ``queue_items``."""
-
-    moderationStatus: str = "undecided"
-    reason: QueueReason = "would_trend"
-    ring: Ring | None = None
 
 
 class QueueItem(HotItem, frozen=True):

@@ -30,7 +30,7 @@ from typing import TypeVar
 from hot import keys
 from serving.core.redis_client import REDIS_ERRORS, AsyncRedis, transaction
 from serving.domain.feed.services.coalesce import FreshReads
-from serving.domain.feed.services.snapshots import Snapshot, load_snapshot
+from serving.domain.feed.services.snapshots import LoadedSnapshot, load_snapshot
 from serving.domain.feed.services.view import FeedView
 
 log = logging.getLogger("serving")
@@ -97,7 +97,7 @@ class FeedCache:
         self._probe: FreshReads[str | None, _State] = FreshReads(self._read_state)
         self._views: OrderedDict[tuple[str, int], FeedView] = OrderedDict()
         self._latest: dict[str, FeedView] = {}
-        self._snapshots: OrderedDict[str, Snapshot] = OrderedDict()
+        self._snapshots: OrderedDict[str, LoadedSnapshot] = OrderedDict()
         self._builds: dict[tuple[str, int], asyncio.Task[FeedView | None]] = {}
         self._current: FeedView | None = None
         self._confirmed_at: dict[str, float] = {}

@@ -56,7 +56,7 @@ def explanations(snapshot_id: str, generated_at: str, entries: Iterable[Entry]) 
     answers: dict[str, bytes] = {}
     for rank, entry in enumerate(entries, start=1):
         parts = entry.payload.contributions
-        if parts is None:
+        if not isinstance(parts, Contributions):  # unset or null: published without them
             continue
         hot_score = round(entry.score, 3)
         milli = split_thousandths(

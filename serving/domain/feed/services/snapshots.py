@@ -32,7 +32,7 @@ class Entry:
 
 
 @dataclass(frozen=True, slots=True)
-class Snapshot:
+class LoadedSnapshot:
     """An immutable snapshot as loaded from Redis (entries in no particular order)."""
 
     snapshot_id: str
@@ -41,7 +41,7 @@ class Snapshot:
     entries: tuple[Entry, ...]
 
 
-async def load_snapshot(redis: AsyncRedis, snapshot_id: str) -> Snapshot | None:
+async def load_snapshot(redis: AsyncRedis, snapshot_id: str) -> LoadedSnapshot | None:
     """The snapshot's meta, ranking and payloads read in one transaction; None if expired.
 
     Items whose payload is missing or malformed, or whose score is not finite, are left
@@ -72,7 +72,7 @@ async def load_snapshot(redis: AsyncRedis, snapshot_id: str) -> Snapshot | None:
         log.warning(
             "snapshot %s: left out %d malformed items (first: %s)", snapshot_id, len(bad), bad[0]
         )
-    return Snapshot(
+    return LoadedSnapshot(
         snapshot_id=snapshot_id,
         generated_at=generated_at,
         generated_epoch=_epoch(generated_at),

@@ -14,7 +14,7 @@ import msgspec
 from serving.domain.feed.schemas import FeedType, HotItem
 from serving.domain.feed.services.explain import explanations
 from serving.domain.feed.services.ranking import GLOBAL_RANKING, Ranking, rank
-from serving.domain.feed.services.snapshots import Entry, Snapshot
+from serving.domain.feed.services.snapshots import Entry, LoadedSnapshot
 
 _encode = msgspec.json.encode
 _MAX_PAGES = 1024
@@ -45,7 +45,7 @@ class FeedView:
     )
 
     def __init__(
-        self, snapshot: Snapshot, takedown_version: int, takedowns: frozenset[str], cap: int
+        self, snapshot: LoadedSnapshot, takedown_version: int, takedowns: frozenset[str], cap: int
     ) -> None:
         self.snapshot_id = snapshot.snapshot_id
         self.generated_at = snapshot.generated_at

@@ -14,11 +14,12 @@ from datetime import datetime
 import msgspec
 
 from hot import keys
+from hot.payload import QueuePayload
 from serving.core.errors import ApiError, unavailable
 from serving.core.redis_client import AsyncRedis, transaction
 from serving.domain.feed.params import HotQuery
 from serving.domain.feed.schemas import Paging
-from serving.domain.moderation.schemas import QueueItem, QueuePayload, ReviewQueue
+from serving.domain.moderation.schemas import QueueItem, ReviewQueue
 from serving.domain.moderation.services.audit import latest_decisions
 
 _decode_payload = msgspec.json.Decoder(QueuePayload).decode
