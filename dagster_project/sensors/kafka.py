@@ -21,7 +21,6 @@ from dagster import (
     DefaultSensorStatus,
     RunConfig,
     RunRequest,
-    RunsFilter,
     SensorEvaluationContext,
     SkipReason,
     sensor,
@@ -29,10 +28,10 @@ from dagster import (
 
 from dagster_project.assets.ingest import IngestConfig
 from dagster_project.jobs import hot_pipeline_job
+from dagster_project.sensors.runs import RUNNING, WAITING, run_in
 from hot.settings import get_settings
 
-WAITING = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED]
-RUNNING = [DagsterRunStatus.STARTING, DagsterRunStatus.STARTED]
+PIPELINE = hot_pipeline_job.name
 
 
 @sensor(
@@ -50,7 +49,7 @@ def kafka_sensor(context: SensorEvaluationContext) -> RunRequest | SkipReason:
     from hot import kafka
     from hot.kafka_ingest import Ledger, plan
 
-    if _pipeline_runs(context, WAITING):
+    if run_in(context.instance, PIPELINE, WAITING):
         return SkipReason("a pipeline run is queued; new messages wait until it starts")
     topic = settings.kafka_topic
     try:
@@ -66,12 +65,12 @@ def kafka_sensor(context: SensorEvaluationContext) -> RunRequest | SkipReason:
             cursor.get("ends", {}) if cursor.get("topic_id") == state.topic_id else {}
         ).items()
     }
-    in_flight = _pipeline_runs(context, RUNNING)
+    in_flight = run_in(context.instance, PIPELINE, RUNNING)
     if settings.engine == "spark":
         # The ledger is in Spark, which a tick does not start (a JVM of its own): the ends
         # requested stand for it, as the landing sensor's cursor does for files. After a
         # failed run they are forgotten: a run reads from the ledger, wherever it ends.
-        failed = _pipeline_runs(context, [DagsterRunStatus.FAILURE], latest=True)
+        failed = run_in(context.instance, PIPELINE, [DagsterRunStatus.FAILURE], latest=True)
         ledger = Ledger(state.topic_id, {} if failed else requested)
     else:
         try:
@@ -97,15 +96,3 @@ def kafka_sensor(context: SensorEvaluationContext) -> RunRequest | SkipReason:
         run_config=RunConfig(ops={"landing_files": IngestConfig(kafka_ends=ends)}),
         tags={"hot/kafka_ranges": " ".join(r.name for r in ranges)[:4000]},
     )
-
-
-def _pipeline_runs(
-    context: SensorEvaluationContext, statuses: list[DagsterRunStatus], latest: bool = False
-) -> bool:
-    """Whether a run of the pipeline job is in one of ``statuses`` (with ``latest``: whether
-    the job's latest run is)."""
-    records = context.instance.get_run_records(
-        RunsFilter(job_name=hot_pipeline_job.name, statuses=None if latest else statuses),
-        limit=1,
-    )
-    return bool(records) and (not latest or records[0].dagster_run.status in statuses)

@@ -7,11 +7,9 @@ import json
 from pathlib import Path
 
 from dagster import (
-    DagsterRunStatus,
     DefaultSensorStatus,
     RunConfig,
     RunRequest,
-    RunsFilter,
     SensorEvaluationContext,
     SkipReason,
     sensor,
@@ -19,6 +17,7 @@ from dagster import (
 
 from dagster_project.assets.ingest import IngestConfig
 from dagster_project.jobs import hot_pipeline_job
+from dagster_project.sensors.runs import WAITING, run_in
 from hot.ingest import SOURCES, is_landing_file
 from hot.settings import get_settings
 
@@ -65,7 +64,7 @@ def landing_sensor(context: SensorEvaluationContext) -> RunRequest | SkipReason:
     The run key is derived from the file set, so a file is never launched twice; the ingest
     itself records each file in ``raw.ingested_files``, so a file is never counted twice.
     """
-    if _run_waiting(context):
+    if run_in(context.instance, hot_pipeline_job.name, WAITING):
         # That run ingests every pending file when it starts, these included; queueing more
         # would only pile up passes when files land faster than a pass takes. The cursor
         # stays put, so the files are looked at again next tick.
@@ -81,15 +80,3 @@ def landing_sensor(context: SensorEvaluationContext) -> RunRequest | SkipReason:
         run_config=RunConfig(ops={"landing_files": IngestConfig(files=names)}),
         tags={"hot/files": str(len(names))},
     )
-
-
-def _run_waiting(context: SensorEvaluationContext) -> bool:
-    """Whether a pipeline run is queued and has not started yet."""
-    waiting = context.instance.get_run_records(
-        RunsFilter(
-            job_name=hot_pipeline_job.name,
-            statuses=[DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED],
-        ),
-        limit=1,
-    )
-    return bool(waiting)

@@ -10,10 +10,8 @@ already holds, swapped in again, with nothing recomputed.
 from __future__ import annotations
 
 from dagster import (
-    DagsterRunStatus,
     DefaultSensorStatus,
     RunRequest,
-    RunsFilter,
     SensorEvaluationContext,
     SkipReason,
     sensor,
@@ -23,18 +21,12 @@ from redis import exceptions as redis_errors
 from dagster_project.assets.publish import hot_snapshot
 from dagster_project.jobs import hot_pipeline_job, hot_republish_job
 from dagster_project.resources import RedisResource
+from dagster_project.sensors.runs import PENDING, run_in
 from hot import keys
 from hot.redis_client import SyncRedis
 
 WATCH_INTERVAL_SEC = 5
 """How often Redis is checked (the daemon ticks sensors at most every ~5 s anyway)."""
-
-_PENDING = [
-    DagsterRunStatus.QUEUED,
-    DagsterRunStatus.NOT_STARTED,
-    DagsterRunStatus.STARTING,
-    DagsterRunStatus.STARTED,
-]
 
 
 def snapshot_missing(client: SyncRedis) -> str | None:
@@ -62,12 +54,7 @@ def snapshot_watch_sensor(
     """Publish the latest scores again when Redis has lost the current snapshot."""
     if context.instance.get_latest_materialization_event(hot_snapshot.key) is None:
         return SkipReason("nothing published yet: the first pipeline pass publishes")
-    pending = context.instance.get_run_records(
-        RunsFilter(job_name=hot_pipeline_job.name, statuses=_PENDING), limit=1
-    ) or context.instance.get_run_records(
-        RunsFilter(job_name=hot_republish_job.name, statuses=_PENDING), limit=1
-    )
-    if pending:
+    if run_in(context.instance, (hot_pipeline_job.name, hot_republish_job.name), PENDING):
         return SkipReason("a pipeline or republish run is under way and will publish")
     try:
         # A cluster client reads the slot map here, so it fails here when no node answers.
