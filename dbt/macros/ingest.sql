@@ -481,7 +481,7 @@
     select {{ values | map('last') | join(', ') }} from {{ relation }} where {{ where }}
 {%- endmacro %}
 {#- On Spark the batch's own partition is overwritten: a retried batch replaces what a failed
-    one wrote (hot/warehouse.py: SparkWarehouse). -#}
+    one wrote (hot/warehouse/spark.py: SparkWarehouse). -#}
 {% macro spark__hot_ingest_insert(table, values, relation, where) -%}
   {%- set kept = [] -%}
   {%- for column, expr in values if column != 'batch_id' %}{% do kept.append((column, expr)) %}{% endfor -%}

@@ -19,14 +19,15 @@ from typing import Any
 from pyspark.sql import SparkSession
 
 from hot.settings import Settings
-from hot.warehouse import RAW_TABLES, spark_conf
+from hot.warehouse import spark_conf
+from hot.warehouse.schema import spark_columns
 from tests.dbt.hot_dbt_helpers import invoke_dbt, raw_rows
 
 MASTER = "local[2]"
 
-# The raw tables dbt reads as sources, as ingest creates them on Spark (hot/warehouse.py).
+# The raw tables dbt reads as sources, as ingest creates them on Spark (hot/warehouse/schema.py).
 RAW_COLUMNS = {
-    table: ", ".join(f"{column} {kind}" for column, kind in RAW_TABLES[table])
+    table: ", ".join(f"{column} {kind}" for column, kind in spark_columns(table))
     for table in ("events", "videos", "creators", "moderation")
 }
 

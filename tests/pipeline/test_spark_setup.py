@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from hot import warehouse
 from hot.settings import Settings
+from hot.warehouse import spark_env as warehouse
 
 
 @pytest.mark.parametrize(
