@@ -47,11 +47,13 @@ from confluent_kafka import Consumer, TopicPartition
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from dagster_project.runner import PassResult, deployment, run_pipeline  # noqa: E402
+from dagster_project.instance import ensure_dagster_home  # noqa: E402
+from dagster_project.runner import PassResult, run_pipeline  # noqa: E402
 from hot import keys  # noqa: E402
 from hot.kafka import EventProducer, OffsetRange, ensure_topic  # noqa: E402
 from hot.kafka import topic_state as kafka_state  # noqa: E402
 from hot.landing import write_atomic  # noqa: E402
+from hot.local.deployment import deployment  # noqa: E402
 from hot.local.kafka_server import EmbeddedKafka  # noqa: E402
 from hot.local.redis_server import EmbeddedRedis, free_port  # noqa: E402
 from hot.local.simulate import Simulator, World, build_world  # noqa: E402
@@ -67,6 +69,7 @@ QUICK = {"big": 100_000, "history": 1_000_000, "batch": 20_000}
 def fresh_deployment(root: Path, redis_url: str) -> Iterator[Path]:
     """A fresh data dir and an empty Redis db for one measurement."""
     with deployment(root, redis_url) as landing:
+        ensure_dagster_home()  # `dagster dev` of the sensor rounds reads its dagster.yaml
         redis.Redis.from_url(redis_url).flushdb()
         yield landing
 

@@ -29,9 +29,10 @@ import redis
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from dagster_project.runner import PassResult, deployment, run_pipeline  # noqa: E402
+from dagster_project.runner import PassResult, run_pipeline  # noqa: E402
 from hot import keys  # noqa: E402
 from hot.landing import format_ts, write_atomic  # noqa: E402
+from hot.local.deployment import deployment  # noqa: E402
 from hot.local.redis_server import EmbeddedRedis  # noqa: E402
 from hot.local.rings import PLANTS, RingSite, build_ring_site  # noqa: E402
 

@@ -16,7 +16,8 @@ from hot.cli.stopping import Stopped, cancel_run, current, quiet_resource_tracke
 from hot.settings import get_settings
 
 if TYPE_CHECKING:
-    from dagster_project.runner import EmbedResult, PassResult, StepEvent
+    from dagster_project.run_events import StepEvent
+    from dagster_project.runner import EmbedResult, PassResult
 
 R = TypeVar("R")
 
@@ -37,7 +38,8 @@ def shown(job_name: str, verbose: bool, run: Callable[..., R]) -> R:
     quiet_resource_tracker()
 
     def work() -> R:
-        from dagster_project.runner import ensure_dagster_home, job_steps
+        from dagster_project.instance import ensure_dagster_home
+        from dagster_project.run_events import job_steps
         from hot.cli.progress import RunDisplay
 
         ensure_dagster_home()

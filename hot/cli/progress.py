@@ -18,7 +18,7 @@ from typing import TextIO
 from rich.progress import TaskID
 from rich.text import Text
 
-from dagster_project.runner import StepEvent, StepReport
+from dagster_project.run_events import StepEvent, StepReport
 from hot.cli.common import console, progress_bars
 
 

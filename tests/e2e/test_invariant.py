@@ -18,8 +18,9 @@ import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dagster_project.runner import deployment, run_pipeline
+from dagster_project.runner import run_pipeline
 from hot.landing import format_ts, write_atomic
+from hot.local.deployment import deployment
 from hot.local.redis_server import EmbeddedRedis
 from tests.oracle import Oracle, Published, assert_published, parse_ts, rel_close
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import redis
 
-from dagster_project.runner import ensure_dagster_home, run_pipeline
+from dagster_project.instance import ensure_dagster_home
+from dagster_project.runner import run_pipeline
 from hot import keys
 from hot.local.simulate import Simulator, build_world
 from hot.warehouse import connect

@@ -17,9 +17,10 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
+from dagster_project.instance import ensure_dagster_home
 from dagster_project.project import model_relation
 from dagster_project.resources.dbt_inprocess import ingest_statements
-from dagster_project.runner import ensure_dagster_home, run_pipeline
+from dagster_project.runner import run_pipeline
 from hot.ingest import SOURCES, Ingestor
 from hot.kafka import OffsetRange
 from hot.kafka_ingest import OffsetsRefusedError, RangeIngestor

@@ -28,7 +28,8 @@ from dagster import (
 from dagster_project.assets.ingest import RAW_KEYS
 from dagster_project.embeddings.imported import import_vectors
 from dagster_project.embeddings.interactions import EmbeddingsError, Interactions
-from dagster_project.runner import ensure_dagster_home, run_embed, run_pipeline
+from dagster_project.instance import ensure_dagster_home
+from dagster_project.runner import run_embed, run_pipeline
 from dagster_project.sensors.embeddings import embeddings_sensor
 from hot import embedding_store, keys
 from hot.cli import main as hot_cli

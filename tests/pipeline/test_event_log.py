@@ -9,7 +9,7 @@ import pytest
 from dagster import AssetKey, AssetMaterialization, DagsterInstance, job, op
 
 from dagster_project.event_log import PassEventLogStorage
-from dagster_project.runner import prepare_dagster_home
+from dagster_project.instance import prepare_dagster_home
 
 
 @pytest.fixture

@@ -9,8 +9,9 @@ import redis
 from dagster import DagsterInstance, RunRequest, SkipReason, build_sensor_context
 
 from dagster_project.definitions import defs
+from dagster_project.instance import ensure_dagster_home
 from dagster_project.resources import RedisResource
-from dagster_project.runner import ensure_dagster_home, run_pipeline
+from dagster_project.runner import run_pipeline
 from dagster_project.sensors.snapshot_watch import snapshot_watch_sensor
 from hot import keys
 from hot.local.redis_server import free_port

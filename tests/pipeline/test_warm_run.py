@@ -13,12 +13,13 @@ from pathlib import Path
 import pytest
 from dbt_common.clients.jinja import template_cache
 
+from dagster_project.instance import ensure_dagster_home
 from dagster_project.resources.dbt_inprocess import (
     compile_macro_templates,
     dbt_manifest,
     warm_dbt,
 )
-from dagster_project.runner import ensure_dagster_home, run_pipeline
+from dagster_project.runner import run_pipeline
 from dagster_project.warm_run import WARM_UP_NICE
 from hot.local.simulate import Simulator, build_world
 from hot.settings import get_settings

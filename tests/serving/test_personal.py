@@ -31,8 +31,9 @@ import redis
 from hypothesis import given
 from hypothesis import strategies as st
 
+from dagster_project.instance import ensure_dagster_home
 from dagster_project.project import model_relation
-from dagster_project.runner import ensure_dagster_home, run_embed
+from dagster_project.runner import run_embed
 from hot import embedding_store, keys
 from hot.cli import main as hot_cli
 from hot.local.redis_server import EmbeddedRedis

@@ -19,7 +19,8 @@ import lancedb
 import pytest
 from redis.cluster import RedisCluster
 
-from dagster_project.runner import ensure_dagster_home, run_embed, run_pipeline
+from dagster_project.instance import ensure_dagster_home
+from dagster_project.runner import run_embed, run_pipeline
 from hot import embedding_store, keys, redis_client
 from hot.local.redis_server import EmbeddedRedisCluster
 from hot.local.simulate import Simulator, build_world

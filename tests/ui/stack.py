@@ -24,7 +24,8 @@ import pytest
 import redis
 import uvicorn
 
-from dagster_project.runner import PassResult, ensure_dagster_home, run_pipeline
+from dagster_project.instance import ensure_dagster_home
+from dagster_project.runner import PassResult, run_pipeline
 from hot.local.redis_server import EmbeddedRedis, free_port
 from hot.local.simulate import Simulator, build_world
 from hot.settings import Settings, get_settings
