@@ -16,13 +16,10 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisClusterException, RedisError
 from redis.retry import Retry
 
-from hot.local.redis_server import EmbeddedRedis, ensure_local_redis
 from hot.settings import Settings
 
 REDIS_SOCKET_TIMEOUT_SEC = 0.5
 REDIS_POOL_SIZE = 32
-
-_owned: list[EmbeddedRedis] = []
 
 AsyncRedis = Redis | RedisCluster
 """The API's client of either kind: both run the same commands on ``hot.keys``."""
@@ -37,17 +34,17 @@ the slot map from (e.g. the node holding ``hot:global`` is down)."""
 
 
 def resolve_redis_url(settings: Settings) -> str:
-    """``HOT_REDIS_URL`` if set, else the URL of the embedded Redis under ``data_dir/redis``.
+    """``HOT_REDIS_URL``: the API never starts a Redis of its own (it is no launcher).
 
-    The embedded server is started unless another process already runs it for this data
-    dir; one started here lives until this process exits.
+    ``hot serve`` and ``hot demo`` set it, to the data dir's embedded Redis when it was unset
+    (``hot.cli.common.redis_for_command``); started any other way, the API needs it set.
     """
-    if settings.redis_url:
-        return settings.redis_url
-    url, server = ensure_local_redis(settings.data_dir / "redis")
-    if server is not None:
-        _owned.append(server)
-    return url
+    if not settings.redis_url:
+        raise RuntimeError(
+            "HOT_REDIS_URL is not set: start the API with `hot serve` (which starts the data "
+            "dir's embedded Redis) or point HOT_REDIS_URL at a Redis"
+        )
+    return settings.redis_url
 
 
 def create_redis(url: str, cluster: bool = False) -> AsyncRedis:
