@@ -1,8 +1,11 @@
 """Versioned embeddings in LanceDB, published by flipping one Redis pointer.
 
-A version ``V`` is two LanceDB tables written in full before anyone reads them:
-``videos_V`` (``id``, ``vector``) and ``users_V`` (``id``, ``vector``, ``watched``; a BTree
-index on ``id`` for point lookups). Version names sort by creation time. Publishing sets
+A version ``V`` is LanceDB tables written in full before anyone reads them:
+``videos_V`` (``id``, ``vector``), ``users_V`` (``id``, ``vector``, ``watched``; a BTree
+index on ``id`` for point lookups) and ``meta_V`` (one row, ``record``: a JSON object — the
+params the model was trained and is served with, its validation and check metrics; absent
+for versions written before it existed). Version names sort by creation time. A version is
+staged (written, not served) until it passes its check; publishing sets
 the Redis pointer :data:`hot.keys.EMBEDDINGS_VERSION` to ``V`` — a
 compare-and-set that never moves the pointer back to an older version — and only then
 drops versions older than the ``VERSIONS_RETAINED`` newest up to ``V``; readers that
@@ -11,6 +14,7 @@ resolved the previous version keep reading its tables meanwhile.
 
 from __future__ import annotations
 
+import json
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,6 +32,8 @@ from hot.redis_client import SyncRedis
 
 VIDEOS_PREFIX = "videos_"
 USERS_PREFIX = "users_"
+META_PREFIX = "meta_"
+PREFIXES = (VIDEOS_PREFIX, USERS_PREFIX, META_PREFIX)
 VERSIONS_RETAINED = 3
 """Versions kept on disk: the current one and the two before it."""
 
@@ -59,6 +65,11 @@ def users_table(version: str) -> str:
     return USERS_PREFIX + version
 
 
+def meta_table(version: str) -> str:
+    """Name of the one-row table of ``version``'s record (params and metrics, JSON)."""
+    return META_PREFIX + version
+
+
 def new_version(now: datetime | None = None) -> str:
     """A fresh version name: UTC time to the microsecond plus a random suffix (sortable)."""
     stamp = (now or datetime.now(UTC)).astimezone(UTC).strftime("%Y%m%dT%H%M%S%f")
@@ -70,9 +81,18 @@ def _vectors(matrix: np.ndarray) -> pa.FixedSizeListArray:
     return pa.FixedSizeListArray.from_arrays(flat, matrix.shape[1])
 
 
-def write_version(db_dir: Path, version: str, embeddings: EmbeddingSet) -> None:
-    """Write both tables of ``version`` (fails if they exist: a version is immutable)."""
+def write_version(
+    db_dir: Path, version: str, embeddings: EmbeddingSet, record: dict[str, Any] | None = None
+) -> None:
+    """Write the tables of ``version`` (fails if they exist: a version is immutable), with
+    ``record`` (JSON-able: params, metrics) as its meta table; the meta table goes first, so
+    a version with both vector tables always has its record."""
     db = lancedb.connect(str(db_dir))
+    db.create_table(
+        meta_table(version),
+        pa.table({"record": pa.array([json.dumps(record or {}, sort_keys=True)], pa.string())}),
+        mode="create",
+    )
     videos = pa.table(
         {
             "id": pa.array(embeddings.videos, pa.string()),
@@ -92,6 +112,54 @@ def write_version(db_dir: Path, version: str, embeddings: EmbeddingSet) -> None:
     table = db.create_table(users_table(version), users, mode="create")
     if embeddings.users:
         table.create_index("id", config=BTree())
+
+
+def parse_record(table: pa.Table) -> dict[str, Any]:
+    """The record of a meta table read as Arrow (``{}`` when empty)."""
+    rows = table["record"].to_pylist() if table.num_rows else []
+    return json.loads(rows[0]) if rows and rows[0] else {}
+
+
+def read_record(db_dir: Path, version: str) -> dict[str, Any]:
+    """The record stored with ``version`` (``{}`` for a version written without one)."""
+    db = lancedb.connect(str(db_dir))
+    try:
+        table = db.open_table(meta_table(version))
+    except (FileNotFoundError, ValueError):
+        return {}
+    return parse_record(table.to_arrow())
+
+
+def load_version(db_dir: Path, version: str) -> EmbeddingSet:
+    """The vectors of ``version`` (an imported model evaluated as it is served)."""
+    db = lancedb.connect(str(db_dir))
+    videos = db.open_table(videos_table(version)).to_arrow()
+    users = db.open_table(users_table(version)).to_arrow()
+    return EmbeddingSet(
+        users=users["id"].to_pylist(),
+        user_vectors=vector_matrix(users),
+        videos=videos["id"].to_pylist(),
+        video_vectors=vector_matrix(videos),
+        watched={
+            u: list(w or [])
+            for u, w in zip(users["id"].to_pylist(), users["watched"].to_pylist(), strict=True)
+        },
+        metadata=read_record(db_dir, version),
+    )
+
+
+def vector_matrix(table: pa.Table) -> np.ndarray:
+    """The ``vector`` column of a version's table as an ``n x d`` float32 matrix."""
+    dim = int(table.schema.field("vector").type.list_size)
+    flat = table["vector"].combine_chunks().flatten().to_numpy(zero_copy_only=False)
+    return flat.astype(np.float32).reshape(table.num_rows, dim)
+
+
+def drop_version(db_dir: Path, version: str) -> None:
+    """Drop every table of ``version`` (a staged version its check refused)."""
+    db = lancedb.connect(str(db_dir))
+    for prefix in PREFIXES:
+        db.drop_table(prefix + version, ignore_missing=True)
 
 
 def current_version(client: SyncRedis) -> str | None:
@@ -159,7 +227,7 @@ def prune(db_dir: Path, current: str, retain: int = VERSIONS_RETAINED) -> list[s
     oldest = kept[0]
     dropped: set[str] = set()
     for name in names:
-        for prefix in (VIDEOS_PREFIX, USERS_PREFIX):
+        for prefix in PREFIXES:
             if name.startswith(prefix) and name[len(prefix) :] < oldest:
                 db.drop_table(name, ignore_missing=True)
                 dropped.add(name[len(prefix) :])

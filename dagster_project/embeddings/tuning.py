@@ -1,0 +1,282 @@
+"""Hyper-parameters chosen by the data, within a time budget, then a model trained on it all.
+
+Public API (the embeddings asset and ``bench/personal_eval.py``)::
+
+    from dagster_project.embeddings.evaluation import EvalSet, evaluate, time_split
+    train, test = time_split(inter)                            # or a split of your own
+    model = tune_and_train(train, budget_sec=60)               # -> TrainedModel
+    model.embeddings, model.params, model.validation            # vectors, choices, their metrics
+    ev = EvalSet.build(train, test, hot=None)                  # hot: candidates -> hot score
+    metrics = evaluate(model.embeddings, model.params.scoring, ev)
+    # {"personal/recall@20", "global/ndcg@20", "popular/...", "light/personal/...", ...}
+
+:func:`tune_and_train` splits ``inter`` by time (:func:`.evaluation.time_split`: each user's
+latest pairs are the validation set), then searches by coordinate descent over :data:`GRID` —
+ALS factors, regularisation, confidence weight ``alpha``, weighting (log / BM25 / raw) and
+recency half-life — starting from ``start`` (the served version's values, so a search that
+finds nothing better keeps them): one value of one parameter changed at a time, the best
+kept, until a full round improves nothing or the budget is spent. Each trial is one ALS fit on
+the training part, scored by validation recall@20 of the served formula
+(:mod:`hot.personal_scoring`) with the best blend. Then, on the best fit, the scoring params
+(blend with hotness, cosine or raw dot product, hot normalisation) and the light users'
+vectors (ALS's or folded in from their videos) are chosen on the same validation users;
+finally a model is trained on all of ``inter`` with the chosen values.
+
+The budget covers all of it: a new trial starts only when it, the final fit (estimated from
+the trials, scaled by size) and ``reserve_fits`` more such fits still fit; any fit still
+running when the budget is spent raises :class:`.TrainingBudgetExceeded` (the caller keeps
+the served model). Fits are seeded, so the same data and budget give the same model unless
+the budget cuts the search short.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from dagster_project.embeddings.als import (
+    AlsParams,
+    Deadline,
+    Factors,
+    LightUsers,
+    ModelParams,
+    embedding_set,
+    fit,
+)
+from dagster_project.embeddings.evaluation import (
+    EvalSet,
+    Metrics,
+    per_user_metrics,
+    summarize,
+    time_split,
+)
+from dagster_project.embeddings.interactions import Interactions
+from hot.embedding_store import EmbeddingSet
+from hot.personal_scoring import ScoringParams
+
+GRID: dict[str, tuple[Any, ...]] = {
+    "alpha": (1.0, 5.0, 20.0, 80.0),
+    "regularization": (0.01, 0.1, 1.0, 10.0),
+    "factors": (16, 32, 64, 128),
+    "weighting": ("log", "bm25", "raw"),
+    "half_life_days": (0.0, 3.0, 14.0, 60.0),
+}
+"""The values each tuned ALS parameter may take (searched one parameter at a time)."""
+BLENDS = tuple(round(b * 0.1, 1) for b in range(11))
+"""Blends with hotness tried on the best fit (0: the global order, 1: similarity only)."""
+SEARCH_BLENDS = (0.2, 0.4, 0.6, 0.8, 1.0)
+"""Blends each ALS trial is scored with (its best counts), a cheaper subset of ``BLENDS``."""
+CHOICE_SCORINGS = len(BLENDS) * 4 + 3
+"""Scorings of the validation users that choosing the serving params takes (blends x cosine
+x hot normalisation, the light users' two vectors, the chosen model's metrics)."""
+TUNE_USERS = 5_000
+"""Validation users a trial is scored on at most (a seeded sample beyond)."""
+
+
+@dataclass(frozen=True)
+class TrainedModel:
+    """A model trained with values chosen on a validation split, and what was measured."""
+
+    embeddings: EmbeddingSet
+    params: ModelParams
+    validation: Metrics
+    """Metrics of the chosen values on the validation split (empty: nothing to validate)."""
+    trials: int
+    tuning_sec: float
+    stopped: str
+    """Why the search stopped: ``converged``, ``budget``, ``no validation users``."""
+
+    def record(self) -> dict[str, Any]:
+        """What is stored with the LanceDB version: params, validation metrics, search."""
+        return {
+            "params": self.params.to_mapping(),
+            "validation": self.validation,
+            "trials": self.trials,
+            "tuning_sec": round(self.tuning_sec, 3),
+            "search": self.stopped,
+        }
+
+
+class _Search:
+    """One coordinate-descent search: trials cached by params, the best so far."""
+
+    def __init__(
+        self,
+        train: Interactions,
+        ev: EvalSet,
+        deadline: Deadline,
+        scoring: ScoringParams,
+        now_epoch: float | None,
+        blends: tuple[float, ...],
+    ) -> None:
+        self.train, self.ev, self.deadline = train, ev, deadline
+        self.scoring, self.now_epoch, self.blends = scoring, now_epoch, blends
+        self.results: dict[AlsParams, tuple[float, float]] = {}
+        self.best: tuple[AlsParams, Factors] | None = None
+        self.best_score = (-1.0, -1.0)
+        self.fit_cost = 0.0
+        """Seconds per (pair x factor x iteration) of the slowest trial: the next fits'."""
+        self.score_sec = 0.0
+        """Seconds of the slowest scoring of the validation users (one set of params)."""
+
+    def estimate(self, params: AlsParams, pairs: int) -> float:
+        """Seconds a fit of ``params`` on ``pairs`` pairs is expected to take."""
+        return self.fit_cost * pairs * params.factors * params.iterations
+
+    def trial(self, params: AlsParams) -> bool:
+        """Fit and score ``params``; whether it is the new best."""
+        if params in self.results:
+            return False
+        factors = fit(self.train, params, self.deadline, self.now_epoch, "tuning")
+        work = max(factors.matrix.nnz * params.factors * params.iterations, 1)
+        self.fit_cost = max(self.fit_cost, factors.fit_sec / work)
+        embeddings = embedding_set(factors, "als", self.train, {})
+        scoring_started = time.monotonic()
+        score = max(
+            _objective(
+                per_user_metrics(
+                    self.ev, embeddings, replace(self.scoring, blend=b), baselines=False
+                )
+            )
+            for b in self.blends
+        )
+        self.score_sec = max(
+            self.score_sec, (time.monotonic() - scoring_started) / len(self.blends)
+        )
+        self.results[params] = score
+        if score > self.best_score:
+            self.best_score, self.best = score, (params, factors)
+            return True
+        return False
+
+
+def _objective(per_user: dict[str, tuple[np.ndarray, np.ndarray]]) -> tuple[float, float]:
+    """What the search maximises: personal recall@20, then NDCG@20."""
+    recall, ndcg = per_user["personal"]
+    return (float(recall.mean()), float(ndcg.mean())) if recall.size else (0.0, 0.0)
+
+
+def _grid(factors: int | None) -> dict[str, tuple[Any, ...]]:
+    return {**GRID, "factors": (factors,)} if factors else GRID
+
+
+def tune_and_train(
+    inter: Interactions,
+    budget_sec: float,
+    now_epoch: float | None = None,
+    hot_scores: Mapping[str, float] | None = None,
+    *,
+    start: ModelParams | None = None,
+    factors: int | None = None,
+    blend: float | None = None,
+    reserve_fits: int = 0,
+) -> TrainedModel:
+    """A model of ``inter`` with values chosen on its own time split, within ``budget_sec``.
+
+    ``hot_scores``: candidates ranked in validation and their hot scores (default: the
+    hottest videos of the training part, :func:`.evaluation.hot_proxy`). ``start``: where
+    the search starts (default :class:`.ModelParams`). ``factors`` / ``blend``: fixed
+    instead of searched (``HOT_EMBED_DIM`` / ``HOT_PERSONAL_BLEND``). ``reserve_fits``: fits
+    of ``inter``'s size the caller still runs within the same budget (left room for).
+    Raises :class:`.TrainingBudgetExceeded` when the budget cannot hold even one model.
+    """
+    deadline = Deadline(budget_sec)
+    start = start or ModelParams()
+    if factors:
+        start = replace(start, als=replace(start.als, factors=factors))
+    scoring = start.scoring.with_blend(blend)
+    train, validation = time_split(inter)
+    ev = EvalSet.build(train, validation, hot_scores, max_users=TUNE_USERS)
+    blends = (scoring.blend,) if blend is not None else SEARCH_BLENDS
+    search = _Search(train, ev, deadline, scoring, now_epoch, blends)
+    grid = _grid(factors)
+    stopped = "no validation users"
+    if len(ev.users):
+        stopped = _descend(search, start.als, grid, len(inter.user_ids), reserve_fits)
+    if search.best is None:
+        params = replace(start, scoring=scoring)
+        validation_metrics: Metrics = {}
+    else:
+        params, validation_metrics = _choose_serving(search, blend, scoring)
+    embeddings = embedding_set(
+        fit(inter, params.als, deadline, now_epoch, "training on all pairs"),
+        params.light_users,
+        inter,
+        {},
+    )
+    return TrainedModel(
+        embeddings=embeddings,
+        params=params,
+        validation=validation_metrics,
+        trials=len(search.results),
+        tuning_sec=deadline.elapsed,
+        stopped=stopped,
+    )
+
+
+def _descend(
+    search: _Search,
+    start: AlsParams,
+    grid: dict[str, tuple[Any, ...]],
+    all_pairs: int,
+    reserve_fits: int,
+) -> str:
+    """Coordinate descent from ``start`` while the budget allows; returns why it stopped."""
+    search.trial(start)  # always: the fallback the budget must hold
+    improved = True
+    while improved:
+        improved = False
+        for name, values in grid.items():
+            assert search.best is not None
+            current = search.best[0]
+            for value in values:
+                candidate = replace(current, **{name: value})
+                if candidate in search.results:
+                    continue
+                pairs = len(search.train.user_ids)
+                # This trial, choosing the serving params on the best fit, the final fit
+                # and the caller's fits must all still fit in the budget.
+                room = (
+                    search.estimate(candidate, pairs)
+                    + search.score_sec * (len(search.blends) + CHOICE_SCORINGS)
+                    + (1 + reserve_fits) * search.estimate(candidate, all_pairs)
+                )
+                if room > search.deadline.remaining:
+                    return "budget"
+                improved |= search.trial(candidate)
+    return "converged"
+
+
+def _choose_serving(
+    search: _Search, blend: float | None, scoring: ScoringParams
+) -> tuple[ModelParams, Metrics]:
+    """On the best fit: the scoring params, then the light users' vectors, by validation."""
+    assert search.best is not None
+    als, factors = search.best
+    ev = search.ev
+    candidates = [
+        ScoringParams(blend=b, cosine=c, hot_norm=h)
+        for b in ((blend,) if blend is not None else BLENDS)
+        for c in (True, False)
+        for h in ("max", "rank")
+    ]
+    best_als = embedding_set(factors, "als", search.train, {})
+    chosen = max(
+        candidates,
+        key=lambda s: _objective(per_user_metrics(ev, best_als, s, baselines=False)),
+    )
+    light_scores: dict[LightUsers, float] = {}
+    for mode in ("als", "item_mean"):
+        embeddings = embedding_set(factors, mode, search.train, {})
+        per_user = per_user_metrics(ev, embeddings, chosen, baselines=False)
+        recall = per_user["personal"][0][ev.light]
+        light_scores[mode] = float(recall.mean()) if recall.size else 0.0
+    # Folding in only when it measurably helps the light users (ALS's own vector otherwise).
+    light: LightUsers = "item_mean" if light_scores["item_mean"] > light_scores["als"] else "als"
+    best = embedding_set(factors, light, search.train, {})
+    metrics = summarize(ev, per_user_metrics(ev, best, chosen))
+    return ModelParams(als=als, scoring=chosen, light_users=light), metrics
