@@ -50,11 +50,12 @@ sys.path.insert(0, str(ROOT))
 from dagster_project.instance import ensure_dagster_home  # noqa: E402
 from dagster_project.runner import PassResult, run_pipeline  # noqa: E402
 from hot import keys  # noqa: E402
-from hot.kafka import EventProducer, OffsetRange, ensure_topic  # noqa: E402
+from hot.kafka import OffsetRange  # noqa: E402
 from hot.kafka import topic_state as kafka_state  # noqa: E402
 from hot.landing import write_atomic  # noqa: E402
 from hot.local.deployment import deployment  # noqa: E402
 from hot.local.kafka_server import EmbeddedKafka  # noqa: E402
+from hot.local.kafka_topics import EventProducer, ensure_topic  # noqa: E402
 from hot.local.redis_server import EmbeddedRedis, free_port  # noqa: E402
 from hot.local.simulate import Simulator, World, build_world  # noqa: E402
 from hot.settings import get_settings  # noqa: E402

@@ -1,5 +1,6 @@
 """The Kafka side of SPEC §2b, on confluent-kafka (the ``kafka`` extra): a topic's state, the
-offset ranges of a micro-batch, reading one range in bulk, and producing event lines.
+offset ranges of a micro-batch and reading one range in bulk (creating topics and producing
+event lines, which only a local broker, a test or a benchmark does: :mod:`hot.local.kafka_topics`).
 
 Nothing here knows the warehouse: :mod:`hot.kafka_ingest` plans the ranges from its ledger and
 ingests what :func:`read_range` returns. A broker that does not answer is a
@@ -9,17 +10,16 @@ connection errors go to the ``hot.kafka`` logger instead of standard error.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
-from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicCollection
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicCollection
 from confluent_kafka import TopicPartition as _TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic, OffsetSpec
+from confluent_kafka.admin import AdminClient, OffsetSpec
 
 LOG = logging.getLogger("hot.kafka")
 # librdkafka retries on its own; what it could not do reaches the caller as an exception.
@@ -79,88 +79,19 @@ def client_config(bootstrap: str, **extra: Any) -> dict[str, Any]:
     }
 
 
-def _admin(bootstrap: str) -> AdminClient:
+def admin_client(bootstrap: str) -> AdminClient:
+    """An admin client with :func:`client_config`'s settings."""
     return AdminClient(client_config(bootstrap))
 
 
-def _unavailable(bootstrap: str, exc: BaseException) -> KafkaUnavailableError:
+def unavailable(bootstrap: str, exc: BaseException) -> KafkaUnavailableError:
+    """What a broker that did not answer raises (the client's error in the message)."""
     return KafkaUnavailableError(f"the Kafka broker at {bootstrap} did not answer: {exc}")
-
-
-def broker_ready(bootstrap: str, timeout: float = 5.0) -> None:
-    """Return once the broker answers a metadata request; :class:`KafkaUnavailableError` if
-    it does not within ``timeout`` seconds."""
-    try:
-        metadata = _admin(bootstrap).list_topics(timeout=timeout)
-    except KafkaException as exc:
-        raise _unavailable(bootstrap, exc) from exc
-    if not metadata.brokers:
-        raise KafkaUnavailableError(f"the Kafka broker at {bootstrap} lists no broker yet")
-
-
-_NOT_READY = frozenset(
-    {
-        KafkaError.INVALID_REPLICATION_FACTOR,
-        KafkaError.BROKER_NOT_AVAILABLE,
-        KafkaError.NOT_CONTROLLER,
-        KafkaError._TIMED_OUT,
-        KafkaError.REQUEST_TIMED_OUT,
-    }
-)
-"""Errors a topic creation meets on a broker still starting, worth another try."""
-
-
-def _not_ready_yet(error: KafkaError) -> bool:
-    return error.retriable() or error.code() in _NOT_READY
-
-
-def ensure_topic(bootstrap: str, topic: str, partitions: int, timeout: float = 30.0) -> None:
-    """Create ``topic`` with ``partitions`` partitions (one replica) unless it exists."""
-    admin = _admin(bootstrap)  # kept: a client collected early fails its futures
-    deadline = time.monotonic() + timeout
-    while True:
-        future = admin.create_topics(
-            [NewTopic(topic, num_partitions=partitions, replication_factor=1)],
-            request_timeout=timeout,
-        )[topic]
-        try:
-            future.result(timeout=timeout)
-            break
-        except KafkaException as exc:
-            error = exc.args[0]
-            if error.code() == KafkaError.TOPIC_ALREADY_EXISTS:
-                break
-            # A broker that has just come up answers metadata before it is registered with
-            # its controller (no broker to place a replica on yet): try again shortly.
-            if not _not_ready_yet(error) or time.monotonic() > deadline:
-                raise KafkaUnavailableError(f"cannot create topic {topic}: {error.str()}") from exc
-        time.sleep(0.2)
-    # Created on the controller; wait until the broker serves every partition.
-    while True:
-        try:
-            if len(topic_state(bootstrap, topic, timeout=5.0).offsets) == partitions:
-                return
-        except (UnknownTopicError, KafkaUnavailableError):
-            pass
-        if time.monotonic() > deadline:
-            raise KafkaUnavailableError(f"topic {topic} is not served by {bootstrap} yet")
-        time.sleep(0.1)
-
-
-def delete_topic(bootstrap: str, topic: str, timeout: float = 30.0) -> None:
-    """Delete ``topic`` and wait until the broker no longer lists it."""
-    admin = _admin(bootstrap)
-    admin.delete_topics([topic], request_timeout=timeout)[topic].result(timeout)
-    deadline = time.monotonic() + timeout
-    while topic in admin.list_topics(timeout=timeout).topics:
-        if time.monotonic() > deadline:
-            raise KafkaUnavailableError(f"topic {topic} is still listed by {bootstrap}")
-        time.sleep(0.1)
 
 
 def topic_state(bootstrap: str, topic: str, timeout: float = 10.0) -> TopicState:
     """The topic's id and per partition its earliest and end (high watermark) offsets."""
-    admin = _admin(bootstrap)
+    admin = admin_client(bootstrap)
     try:
         description = admin.describe_topics(TopicCollection([topic]), request_timeout=timeout)[
             topic
@@ -168,9 +99,9 @@ def topic_state(bootstrap: str, topic: str, timeout: float = 10.0) -> TopicState
     except KafkaException as exc:
         if exc.args[0].code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
             raise UnknownTopicError(f"topic {topic} does not exist at {bootstrap}") from exc
-        raise _unavailable(bootstrap, exc) from exc
+        raise unavailable(bootstrap, exc) from exc
     except TimeoutError as exc:
-        raise _unavailable(bootstrap, exc) from exc
+        raise unavailable(bootstrap, exc) from exc
     partitions = [p.id for p in description.partitions]
     ends: dict[int, list[int]] = {p: [] for p in partitions}
     for spec in (OffsetSpec.earliest(), OffsetSpec.latest()):
@@ -181,7 +112,7 @@ def topic_state(bootstrap: str, topic: str, timeout: float = 10.0) -> TopicState
             for tp, future in futures.items():
                 ends[tp.partition].append(future.result(timeout=timeout + 1).offset)
         except (KafkaException, TimeoutError) as exc:
-            raise _unavailable(bootstrap, exc) from exc
+            raise unavailable(bootstrap, exc) from exc
     return TopicState(
         topic,
         str(description.topic_id),
@@ -218,7 +149,7 @@ def read_range(bootstrap: str, rng: OffsetRange, stall_timeout: float = 30.0) ->
             batch = consumer.consume(min(rng.end - position, _CONSUME_BATCH), timeout=0.5)
             errors = [m.error() for m in batch if m.error() is not None]
             if errors:
-                raise _unavailable(bootstrap, KafkaException(errors[0]))
+                raise unavailable(bootstrap, KafkaException(errors[0]))
             batch = [m for m in batch if m.offset() < rng.end]
             if batch:
                 offsets.extend([m.offset() for m in batch])
@@ -240,37 +171,3 @@ def read_range(bootstrap: str, rng: OffsetRange, stall_timeout: float = 30.0) ->
     return pa.table(
         [pa.array(offsets, pa.int64()), pa.array(values, pa.binary())], schema=MESSAGES_SCHEMA
     )
-
-
-def event_key(line: bytes) -> bytes | None:
-    """An event line's ``video_id`` as its message key (SPEC §2b), ``None`` if it has none."""
-    try:
-        video_id = json.loads(line).get("video_id")
-    except (ValueError, AttributeError):
-        return None
-    return video_id.encode() if isinstance(video_id, str) else None
-
-
-class EventProducer:
-    """Sends event lines to a topic, each keyed by its ``video_id``, and waits for the acks."""
-
-    def __init__(self, bootstrap: str, topic: str) -> None:
-        self.topic = topic
-        self._producer = Producer(
-            client_config(bootstrap, **{"linger.ms": 20, "enable.idempotence": True})
-        )
-
-    def send(self, lines: Iterable[bytes], timeout: float = 60.0) -> int:
-        """Produce ``lines`` (one message each) and flush; the number sent."""
-        n = 0
-        for line in lines:
-            while True:
-                try:
-                    self._producer.produce(self.topic, value=line, key=event_key(line))
-                    break
-                except BufferError:  # the local queue is full: let it drain
-                    self._producer.poll(0.1)
-            n += 1
-        if self._producer.flush(timeout) > 0:
-            raise KafkaUnavailableError(f"messages to {self.topic} not acknowledged in time")
-        return n

@@ -37,8 +37,8 @@ def running_broker(settings: Settings, port: int, partitions: int) -> Iterator[E
     """
     from confluent_kafka import KafkaException
 
-    from hot.kafka import ensure_topic
     from hot.local.kafka_server import EmbeddedKafka
+    from hot.local.kafka_topics import ensure_topic
 
     server = EmbeddedKafka(settings.data_dir / "kafka", port=port, partitions=partitions)
     try:

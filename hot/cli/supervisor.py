@@ -16,11 +16,10 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Sequence
 from types import FrameType
 
-from hot.local.processes import alive, become_subreaper, descendants
+from hot.local.processes import alive, become_subreaper, descendants, wait_gone
 
 SUPERVISED_ENV = "HOT_CLI_SUPERVISED"
 """Set in the child: run the command itself."""
@@ -55,10 +54,8 @@ def _stop_leftovers() -> None:
     for pid in left:
         with contextlib.suppress(OSError):
             os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + LEFTOVER_GRACE_SEC
-    while alive(left) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    for pid in alive(left) | descendants(os.getpid()):
+    still = wait_gone(lambda: alive(left), LEFTOVER_GRACE_SEC, poll=0.05)
+    for pid in still | descendants(os.getpid()):
         with contextlib.suppress(OSError):
             os.kill(pid, signal.SIGKILL)
     with contextlib.suppress(ChildProcessError):

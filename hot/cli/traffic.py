@@ -125,7 +125,7 @@ def _event_sink(settings: Settings, sim: Simulator) -> Callable[[int], object]:
     video) when Kafka is the source."""
     if settings.events_source != "kafka":
         return sim.write_events
-    from hot.kafka import EventProducer
+    from hot.local.kafka_topics import EventProducer
 
     producer = EventProducer(settings.kafka_bootstrap, settings.kafka_topic)
     return lambda n: producer.send(sim.events(n))

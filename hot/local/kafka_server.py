@@ -14,9 +14,17 @@ import base64
 import os
 import shutil
 import subprocess
-import time
 import uuid
 from pathlib import Path
+
+from tenacity import (
+    RetryError,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_delay,
+    stop_any,
+    wait_fixed,
+)
 
 from hot.local.processes import terminate
 from hot.local.redis_server import free_port
@@ -161,7 +169,8 @@ class EmbeddedKafka:
 
     def start(self, timeout: float = 90.0) -> EmbeddedKafka:
         """Start the broker and wait until it answers a metadata request."""
-        from hot.kafka import KafkaUnavailableError, broker_ready
+        from hot.kafka import KafkaUnavailableError
+        from hot.local.kafka_topics import broker_ready
 
         config = self._configure()
         with (self.directory / "kafka.out").open("ab") as out:
@@ -172,18 +181,19 @@ class EmbeddedKafka:
                 start_new_session=True,
             )
         atexit.register(self.stop)
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                broker_ready(self.bootstrap, timeout=2.0)
-                return self
-            except KafkaUnavailableError:
-                pass
-            if self._proc.poll() is not None or time.monotonic() > deadline:
-                detail = self._log_tail()
-                self.stop()
-                raise RuntimeError(f"Kafka did not start on port {self.port}: {detail}")
-            time.sleep(0.2)
+        proc = self._proc
+        try:
+            Retrying(
+                retry=retry_if_exception_type(KafkaUnavailableError),
+                # A broker that exited will not answer: give up at once.
+                stop=stop_any(stop_after_delay(timeout), lambda _: proc.poll() is not None),
+                wait=wait_fixed(0.2),
+            )(broker_ready, self.bootstrap, timeout=2.0)
+        except RetryError:
+            detail = self._log_tail()
+            self.stop()
+            raise RuntimeError(f"Kafka did not start on port {self.port}: {detail}") from None
+        return self
 
     def _log_tail(self) -> str:
         for path in (self.directory / "kafka.out", self.log_file):

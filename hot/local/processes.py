@@ -5,9 +5,9 @@ A command started from a terminal shares its process group with its children, so
 reaches all of them at once and each stops in its own order (Redis before the run that
 writes to it). Started with :func:`spawn`, a child hears only what the command sends it, in
 the order :func:`stop_all` sends it. Processes a child starts in sessions of their own (as
-Dagster does with its code servers) are still found by walking ``/proc`` from the command:
-the command is made a child subreaper (:func:`become_subreaper`), so those whose parent has
-died are re-parented to it instead of to init.
+Dagster does with its code servers) are still found from the command's process tree
+(psutil): the command is made a child subreaper (:func:`become_subreaper`), so those whose
+parent has died are re-parented to it instead of to init.
 """
 
 from __future__ import annotations
@@ -18,12 +18,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Iterable, Sequence
-from pathlib import Path
+from collections.abc import Callable, Iterable, Sequence
+
+import psutil
+from tenacity import RetryError, Retrying, retry_if_result, stop_after_delay, wait_fixed
 
 _PR_SET_CHILD_SUBREAPER = 36
-_PROC = Path("/proc")
 
 
 def become_subreaper() -> None:
@@ -51,41 +51,43 @@ def spawn(args: Sequence[str], **kwargs: object) -> subprocess.Popen[bytes]:
     return subprocess.Popen(args, start_new_session=True, **kwargs)  # type: ignore[call-overload]
 
 
-def _parents() -> dict[int, int]:
-    """pid -> parent pid of every live (non-zombie) process, from ``/proc``."""
-    table = {}
-    for entry in _PROC.iterdir() if _PROC.is_dir() else ():
-        if not entry.name.isdigit():
-            continue
-        with contextlib.suppress(OSError, ValueError, IndexError):
-            # Fields after the command name, which may itself hold spaces and parentheses.
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            if fields[0] != "Z":
-                table[int(entry.name)] = int(fields[1])
-    return table
+def _running(process: psutil.Process) -> bool:
+    """Whether ``process`` still runs (a zombie has exited: it only waits to be reaped)."""
+    try:
+        return process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
 
 
 def descendants(pid: int) -> set[int]:
-    """Every live process below ``pid`` (empty where there is no ``/proc``)."""
-    parents = _parents()
-    found: set[int] = set()
-    frontier = {pid}
-    while frontier:
-        frontier = {child for child, parent in parents.items() if parent in frontier} - found
-        found |= frontier
-    return found
+    """Every live process below ``pid``."""
+    try:
+        children = psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return set()
+    return {child.pid for child in children if _running(child)}
 
 
 def alive(pids: Iterable[int]) -> set[int]:
     """Those of ``pids`` that are still running (zombies count as gone)."""
-    if _PROC.is_dir():
-        return set(pids) & set(_parents())
     running = set()
     for pid in pids:
-        with contextlib.suppress(OSError):
-            os.kill(pid, 0)
-            running.add(pid)
+        with contextlib.suppress(psutil.NoSuchProcess):
+            if _running(psutil.Process(pid)):
+                running.add(pid)
     return running
+
+
+def wait_gone(still: Callable[[], set[int]], timeout: float, poll: float) -> set[int]:
+    """Call ``still()`` (the processes not gone yet) every ``poll`` seconds until it is
+    empty or ``timeout`` seconds have passed; what it returned last."""
+    try:
+        Retrying(
+            retry=retry_if_result(bool), stop=stop_after_delay(timeout), wait=wait_fixed(poll)
+        )(still)
+    except RetryError as error:
+        return error.last_attempt.result()  # type: ignore[no-any-return]
+    return set()
 
 
 def _signal_group(pid: int, sig: int) -> None:
@@ -117,14 +119,15 @@ def stop_all(
     tree = tree_now(set())
     for child in children:
         _signal_group(child.pid, sig)
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline:
+
+    def still() -> set[int]:
+        nonlocal tree
         for child in children:
             child.poll()  # reap, or a finished child stays a zombie
         tree = tree_now(tree)
-        if not alive(tree):
-            break
-        time.sleep(0.1)
+        return alive(tree)
+
+    wait_gone(still, grace, poll=0.1)
     for child in children:
         _signal_group(child.pid, signal.SIGKILL)
     for pid in alive(tree_now(tree)):

@@ -10,10 +10,18 @@ import atexit
 import shutil
 import socket
 import subprocess
-import time
 from pathlib import Path
 
 import redis
+from tenacity import (
+    RetryError,
+    Retrying,
+    retry_if_exception_type,
+    retry_if_result,
+    stop_after_delay,
+    stop_any,
+    wait_fixed,
+)
 
 from hot.local.processes import terminate
 
@@ -94,19 +102,24 @@ class EmbeddedRedis:
         )
         atexit.register(self.stop)
         client = redis.Redis.from_url(self.url, socket_timeout=0.5)
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                if client.ping():
-                    return self
-            except redis.RedisError:
-                pass
-            if self._proc.poll() is not None or time.monotonic() > deadline:
-                log = self.directory / "redis.log"
-                detail = log.read_text()[-2000:] if log.exists() else ""
-                self.stop()
-                raise RuntimeError(f"redis-server did not start on port {self.port}: {detail}")
-            time.sleep(0.05)
+        proc = self._proc
+        try:
+            Retrying(
+                retry=retry_if_exception_type(redis.RedisError),
+                # A server that exited will not answer: give up at once.
+                stop=stop_any(stop_after_delay(timeout), lambda _: proc.poll() is not None),
+                wait=wait_fixed(0.05),
+            )(client.ping)
+        except RetryError:
+            log = self.directory / "redis.log"
+            detail = log.read_text()[-2000:] if log.exists() else ""
+            self.stop()
+            raise RuntimeError(
+                f"redis-server did not start on port {self.port}: {detail}"
+            ) from None
+        finally:
+            client.close()
+        return self
 
     def stop(self) -> None:
         """Stop the server (SIGTERM, then SIGKILL after a grace period)."""
@@ -200,13 +213,15 @@ class EmbeddedRedisCluster:
 
     def _wait_ok(self, timeout: float) -> None:
         clients = [redis.Redis.from_url(n.url, socket_timeout=0.5) for n in self.nodes]
-        deadline = time.monotonic() + timeout
         try:
             # Every node must agree, or a client may be sent to one that still refuses.
-            while not all(c.cluster("info").get("cluster_state") == "ok" for c in clients):
-                if time.monotonic() > deadline:
-                    raise RuntimeError("the Redis Cluster did not reach cluster_state:ok")
-                time.sleep(0.1)
+            Retrying(
+                retry=retry_if_result(lambda ok: not ok),
+                stop=stop_after_delay(timeout),
+                wait=wait_fixed(0.1),
+            )(lambda: all(c.cluster("info").get("cluster_state") == "ok" for c in clients))
+        except RetryError:
+            raise RuntimeError("the Redis Cluster did not reach cluster_state:ok") from None
         finally:
             for client in clients:
                 client.close()

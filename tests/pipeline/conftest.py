@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from confluent_kafka import Producer
 
-from hot.kafka import delete_topic, ensure_topic
 from hot.local.kafka_server import EmbeddedKafka
+from hot.local.kafka_topics import delete_topic, ensure_topic
 from hot.settings import get_settings
 
 PARTITIONS = 3

@@ -21,10 +21,10 @@ import pytest
 import redis
 
 from dagster_project.runner import run_pipeline
-from hot.kafka import ensure_topic, event_key
 from hot.landing import write_atomic
 from hot.local.deployment import deployment
 from hot.local.kafka_server import EmbeddedKafka
+from hot.local.kafka_topics import ensure_topic, event_key
 from hot.local.redis_server import EmbeddedRedis
 from hot.local.simulate import Simulator, World, build_world
 from hot.warehouse import connect

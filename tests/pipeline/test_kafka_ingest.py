@@ -25,6 +25,7 @@ from dagster_project.sensors.kafka import kafka_sensor
 from hot import kafka
 from hot.kafka_ingest import Ledger, OffsetsRefusedError, RangeIngestor
 from hot.landing import format_ts
+from hot.local import kafka_topics
 from hot.local.kafka_server import EmbeddedKafka
 from hot.settings import get_settings
 from hot.warehouse import connect
@@ -138,8 +139,8 @@ def test_a_recreated_topic_is_refused(
     produce(kafka_broker.bootstrap, kafka_topic, [_event(f"e{i}") for i in range(200)])
     _ingest(ingestor)
     before = _table_counts(ingestor)
-    kafka.delete_topic(kafka_broker.bootstrap, kafka_topic)
-    kafka.ensure_topic(kafka_broker.bootstrap, kafka_topic, PARTITIONS)
+    kafka_topics.delete_topic(kafka_broker.bootstrap, kafka_topic)
+    kafka_topics.ensure_topic(kafka_broker.bootstrap, kafka_topic, PARTITIONS)
     # Fewer messages than before, some of them the same events again.
     produce(kafka_broker.bootstrap, kafka_topic, [_event(f"e{i}") for i in range(20)])
 
@@ -169,7 +170,7 @@ def test_sensor_skips_while_the_broker_is_down_then_catches_up(
     try:
         monkeypatch.setenv("HOT_KAFKA_BOOTSTRAP", broker.bootstrap)
         get_settings.cache_clear()
-        kafka.ensure_topic(broker.bootstrap, kafka_topic, PARTITIONS)
+        kafka_topics.ensure_topic(broker.bootstrap, kafka_topic, PARTITIONS)
         produce(broker.bootstrap, kafka_topic, [_event(f"e{i}") for i in range(90)])
         with DagsterInstance.ephemeral() as instance:
             first, cursor = _tick(instance, None)

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from hot.kafka import event_key
 from hot.local.kafka_server import EmbeddedKafka
+from hot.local.kafka_topics import event_key
 from hot.local.redis_server import EmbeddedRedis
 from hot.local.simulate import Simulator, build_world
 from tests.oracle import rel_close
