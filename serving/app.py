@@ -1,8 +1,9 @@
 """The Litestar application factory: the core and every domain, put together.
 
-To add a controller, append it to ``ROUTE_HANDLERS``. Handlers get, by parameter name:
-``settings``, ``redis`` (asyncio client on the app's pool), ``principal`` (the verified
-bearer token; 401 otherwise), ``feed`` (the snapshot cache) and ``reranker``. Role checks:
+To add a controller, append it to ``ROUTE_HANDLERS``. Handlers get ``feed`` (the snapshot
+cache) by parameter name, and read the rest from the app state (``serving.core.deps``:
+``settings_of``, ``redis_of``) and the request (``serving.core.auth.authenticate``: the
+verified bearer token, 401 otherwise). Role checks:
 ``guards=[serving.core.auth.require_role("moderator")]``.
 """
 
@@ -50,7 +51,7 @@ def create_app(settings: Settings | None = None, *, reranker: Reranker | None = 
     handlers = [*ROUTE_HANDLERS, *(BENCH_HANDLERS if settings.bench_endpoints else [])]
     app = Litestar(
         route_handlers=handlers,
-        dependencies={**core_deps.DEPENDENCIES, **feed_deps.DEPENDENCIES},
+        dependencies=feed_deps.DEPENDENCIES,
         exception_handlers={**core_errors.EXCEPTION_HANDLERS, **feed_responses.EXCEPTION_HANDLERS},
         # Entered in this order, left in reverse: the feed cache needs the Redis pool, and
         # the heap is frozen once everything long-lived exists.

@@ -2,7 +2,7 @@
 
 Reuse from any controller:
 
-* ``principal: Principal`` as a handler parameter (app-level dependency), or
+* ``authenticate(request)`` in a handler: the verified ``Principal`` (401 otherwise), or
 * ``guards=[require_role("moderator")]`` on a handler / controller (403 ``forbidden``).
 
 Both authenticate once per request (the principal is kept in the request scope).
@@ -205,11 +205,6 @@ def authenticate(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal:
         principal = verifier.authenticate(authorization)
         scope[_PRINCIPAL_SCOPE_KEY] = principal  # type: ignore[literal-required]
     return principal
-
-
-def provide_principal(request: ASGIConnection[Any, Any, Any, Any]) -> Principal:
-    """Dependency provider of ``principal: Principal`` (registered app-wide)."""
-    return authenticate(request)
 
 
 Guard = Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], None]

@@ -1,8 +1,7 @@
-"""What the core keeps in the app state (settings, the Redis client) and its providers.
+"""What the core keeps in the app state (settings, the Redis client) and how it is read.
 
-Handlers declare what they need by name — ``settings``, ``redis``, ``principal`` here, and
-the domains' own (e.g. ``feed``, ``reranker``) — and Litestar injects it (see
-``DEPENDENCIES``). Hot paths read the state directly (``settings_of``, ``redis_of``).
+Handlers read the state directly (``settings_of``, ``redis_of``): on the hot path a
+dependency injected by name costs a provider call per request, and no handler needs one.
 """
 
 from __future__ import annotations
@@ -14,10 +13,8 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from litestar import Litestar
 from litestar.datastructures import State
-from litestar.di import Provide
 
 from hot.settings import Settings
-from serving.core.auth import provide_principal
 from serving.core.redis_client import AsyncRedis, close_redis, create_redis, resolve_redis_url
 
 SETTINGS_STATE_KEY = "settings"
@@ -62,11 +59,3 @@ async def frozen_heap(_: Litestar) -> AsyncIterator[None]:
     gc.collect()
     gc.freeze()
     yield
-
-
-DEPENDENCIES = {
-    "settings": Provide(settings_of, sync_to_thread=False),
-    "redis": Provide(redis_of, sync_to_thread=False),
-    "principal": Provide(provide_principal, sync_to_thread=False),
-}
-"""The core's app-level dependencies, available to every handler by parameter name."""

@@ -1,5 +1,5 @@
 """The feed's services in the app state (created on startup, closed on shutdown) and their
-providers: handlers get ``feed`` (the snapshot cache) and ``reranker`` by parameter name.
+provider: handlers get ``feed`` (the snapshot cache) by parameter name (``/readyz``).
 """
 
 from __future__ import annotations
@@ -49,12 +49,7 @@ def _feed(state: State) -> FeedCache:
     return feed_services(state).feed
 
 
-def _reranker(state: State) -> Reranker:
-    return feed_services(state).reranker
-
-
 DEPENDENCIES = {
     "feed": Provide(_feed, sync_to_thread=False),
-    "reranker": Provide(_reranker, sync_to_thread=False),
 }
 """The feed's app-level dependencies."""
