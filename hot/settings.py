@@ -118,11 +118,6 @@ class Settings:
         """Where the moderation service keeps its append-only audit log."""
         return self.data_dir / "audit"
 
-    @property
-    def media_dir(self) -> Path:
-        """Generated thumbnails and avatars of the demo catalogue."""
-        return self.data_dir / "media"
-
     @classmethod
     def from_env(cls) -> Settings:
         """Build settings from the process environment (validated, with defaults)."""

@@ -230,9 +230,3 @@ class Simulator:
     def write_events(self, n: int, now: datetime | None = None) -> Path:
         """One atomically written micro-batch of ``n`` event lines."""
         return write_atomic(self.landing_dir / "events", self._name(), self.events(n, now))
-
-    def write_moderation(self, decisions: list[dict[str, Any]]) -> Path:
-        """One moderation file (as the moderation service writes it)."""
-        return write_atomic(
-            self.landing_dir / "moderation", self._name(), (_dump(d) for d in decisions)
-        )
