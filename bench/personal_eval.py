@@ -1,181 +1,209 @@
-"""Offline evaluation of ``type=personal`` against the global order (recall@K, NDCG@K).
+"""Offline evaluation of ``type=personal`` against the field's baselines (recall@k, NDCG@k).
 
-Synthetic traffic with planted tastes (``hot.local.simulate``: each user favours 1-2 topics, a
-video's topic is its creator's) and a time-based split: the training hours go through the
-real pipeline (ingest → dbt → snapshot) and the real embeddings asset; the hours after the
-split are held out. For every user with a held-out interaction on a served candidate, the
-snapshot's served list (takedowns out, creator cap applied) is ranked twice — global order,
-and the real :class:`~serving.domain.feed.services.personal.PersonalReranker` (users
-without a vector keep the global order) — and scored against the videos the user engaged
-with in the held-out hours.
+    python bench/datasets.py                     # fetch + convert the datasets (bench/data/)
+    python bench/personal_eval.py                # every file in bench/data/
+    python bench/personal_eval.py FILE [FILE ...] [--k 20] [--quick]
 
-    python bench/personal_eval.py [--users 2000] [--train-hours 24] [--test-hours 6]
+**A dataset is a file** (no code): CSV, TSV (``.tsv``) or Parquet with a header and the
+columns ``user``, ``item``, ``weight`` (> 0) and optionally ``time`` (unix seconds); one row
+per interaction, pairs may repeat. Details: :mod:`bench.recsys.data`, ``docs/benchmarks.md``.
+
+For each dataset:
+
+1. **Split** (:func:`bench.recsys.data.split`): each user's latest 20 % of rows held out for
+   the test (by time; a seeded shuffle without times); a seeded 10 % of the test users made
+   light (latest 1-3 training rows kept); the validation split is the same rule applied to
+   the training rows.
+2. **Candidates and personal** (:mod:`bench.recsys.replay`): the training rows are replayed
+   through the real pipeline (landing files → ``hot run --now <split>`` → ``hot embed``, in a
+   temp data dir with an embedded Redis). The candidates are the served list (top 1,000 of
+   the hot order at the split), the same for every method; ``personal`` is the real
+   serving reranker's order of it, so the bench measures whatever embeddings model is landed.
+3. **Methods**, all ranking the same candidates with each user's already-seen items dropped:
+   global (the served hot order), most-popular (training users per item), implicit ALS
+   (grid tuned on validation), EASE (λ tuned on validation) and personal
+   (:mod:`bench.recsys.baselines`).
+4. **Table**: dataset x users (all test users; light users = 1-3 training rows) x method,
+   recall@k and NDCG@k (:mod:`bench.recsys.metrics`); printed, and written as JSON to
+   ``bench/out/personal_eval.json``.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import math
-import os
 import sys
 import tempfile
-from collections import defaultdict
-from datetime import UTC, datetime, timedelta
+import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
+import numpy as np
 import orjson
-from redis.asyncio import Redis
-
-if TYPE_CHECKING:
-    from hot.local.simulate import Simulator
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.recsys import baselines, data, replay  # noqa: E402
+from bench.recsys.baselines import Scorer, Target  # noqa: E402
 
-def recall_ndcg(ranked: list[str], relevant: set[str], k: int) -> tuple[float, float]:
-    """Recall@k and binary NDCG@k of one ranked list."""
-    hits = [1.0 if v in relevant else 0.0 for v in ranked[:k]]
-    dcg = sum(h / math.log2(i + 2) for i, h in enumerate(hits))
-    ideal = sum(1.0 / math.log2(i + 2) for i in range(min(len(relevant), k)))
-    return sum(hits) / len(relevant), dcg / ideal
-
-
-def held_out(sim: Simulator, start: datetime, hours: int, events: int) -> dict[str, set[str]]:
-    """The videos each user engages with in the held-out hours (not ingested)."""
-    by_user: dict[str, set[str]] = defaultdict(set)
-    for hour in range(1, hours + 1):
-        for line in sim.events(events, start + timedelta(hours=hour)):
-            try:
-                event = orjson.loads(line)
-                by_user[event["user_id"]].add(event["video_id"])
-            except (orjson.JSONDecodeError, TypeError, KeyError):
-                continue  # the simulator's malformed lines
-    return by_user
+DATA_DIR = ROOT / "bench" / "data"
+OUT = ROOT / "bench" / "out" / "personal_eval.json"
+METHODS = ("global", "most-popular", "ALS", "EASE", "personal")
+QUICK_ALS = {"factors": (64,), "regularization": (0.1,), "alpha": (10.0,)}
 
 
-async def evaluate(test: dict[str, set[str]], seen: dict[str, set[str]], k: int) -> None:
-    """Rank the current snapshot for every test user, both ways, and print the metrics."""
-    from hot import keys
-    from hot.settings import get_settings
-    from serving.core.auth import Principal
-    from serving.domain.feed.services.personal import PersonalReranker
-    from serving.domain.feed.services.snapshots import load_snapshot
-    from serving.domain.feed.services.view import FeedView
+def restrict(relevant: dict[int, set[int]], candidates: set[int]) -> dict[int, set[int]]:
+    """Relevant items among the candidates; users with none left out (nothing to find)."""
+    kept = {u: items & candidates for u, items in relevant.items()}
+    return {u: items for u, items in kept.items() if items}
 
-    settings = get_settings()
-    redis = Redis.from_url(settings.redis_url or "")
-    snapshot_id = (await redis.get(keys.CURRENT)).decode()
-    snapshot = await load_snapshot(redis, snapshot_id)
-    await redis.aclose()
-    assert snapshot is not None
-    view = FeedView(snapshot, 0, frozenset(), settings.creator_cap)
-    ids = [e.video_id for e in view.entries]
-    reranker = PersonalReranker(settings)
-    sums: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0])
-    personalized = 0
-    for user, videos in sorted(test.items()):
-        ranking = await reranker.rerank(Principal(user, frozenset(), {}), view)
-        personalized += ranking.personalized
-        personal = [ids[i] for i in ranking.order] if ranking.order is not None else ids
-        for subset, relevant in (
-            ("all held-out", videos),
-            ("new to the user", videos - seen.get(user, set())),
-        ):
-            relevant &= set(ids)
-            if not relevant:
-                continue
-            for arm, ranked in (("global", ids), ("personal", personal)):
-                recall, ndcg = recall_ndcg(ranked, relevant, k)
-                acc = sums[(subset, arm)]
-                acc[0] += recall
-                acc[1] += ndcg
-                acc[2] += 1
-    await reranker.aclose()
+
+def order_scorer(orders: dict[int, list[int]], candidates: np.ndarray) -> Scorer:
+    """Scores that reproduce a given order per user (first = highest)."""
+    position = {item: p for p, item in enumerate(candidates.tolist())}
+    n = len(candidates)
+
+    def score(users: np.ndarray) -> np.ndarray:
+        out = np.zeros((len(users), n))
+        for row, user in enumerate(users.tolist()):
+            cols = [position[i] for i in orders[user]]
+            out[row, cols] = np.arange(n, 0, -1)[: len(cols)]
+        return out
+
+    return score
+
+
+def evaluate(path: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """One dataset: split, replay, tune, score; returns its JSON record."""
+    started = time.perf_counter()
+    ds = data.load(path)
+    sp = data.split(ds, light_share=args.light_share, seed=args.seed)
     print(
-        f"candidates (served list): {len(ids)}; test users: {len(test)}, "
-        f"{personalized} with a vector; blend {settings.personal_blend}, "
-        f"demote watched x{settings.personal_demote_watched}"
+        f"{ds.name}: {len(ds.users)} rows, {ds.n_users} users, {ds.n_items} items, "
+        f"{'times' if ds.time is not None else 'no times (random split)'}; train "
+        f"{len(sp.train)}, test {len(sp.test)}, validation {len(sp.valid)} rows",
+        flush=True,
     )
-    print(f"{'held-out set':<18}{'arm':<10}{'users':>7}{f'recall@{k}':>11}{f'NDCG@{k}':>10}")
-    for subset in ("all held-out", "new to the user"):
-        rows = {arm: sums[(subset, arm)] for arm in ("global", "personal")}
-        for arm, (recall, ndcg, n) in rows.items():
-            print(f"{subset:<18}{arm:<10}{int(n):>7}{recall / n:>11.4f}{ndcg / n:>10.4f}")
-        (gr, gn, _), (pr, pn, _) = rows["global"], rows["personal"]
-        print(f"{subset:<18}{'lift':<10}{'':>7}{(pr / gr - 1):>+11.1%}{(pn / gn - 1):>+10.1%}")
+    relevant, seen = data.targets(ds, sp.train, sp.test)
+    with tempfile.TemporaryDirectory(prefix="hot-personal-eval-") as tmp:
+        served = replay.replay(ds, sp.train.tolist(), sorted(relevant), Path(tmp))
+    candidates = np.asarray(served.candidates, dtype=np.int64)
+    cand_set = set(served.candidates)
+    relevant = restrict(relevant, cand_set)
+    test = Target(sorted(relevant), relevant, seen)
+    valid_relevant, valid_seen = data.targets(ds, sp.fit, sp.valid)
+    valid = Target(
+        sorted(restrict(valid_relevant, cand_set)),
+        restrict(valid_relevant, cand_set),
+        valid_seen,
+    )
+    fit_m, train_m = ds.matrix(sp.fit), ds.matrix(sp.train)
+
+    t0 = time.perf_counter()
+    als = baselines.tune_als(
+        fit_m, train_m, candidates, valid, args.k, args.seed,
+        **({"grid": QUICK_ALS} if args.quick else {}),
+    )  # fmt: skip
+    t_als = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    ease = baselines.tune_ease(
+        fit_m, train_m, candidates, valid, args.k, **({"lambdas": (250.0,)} if args.quick else {})
+    )
+    t_ease = time.perf_counter() - t0
+    n = len(candidates)
+    scorers: dict[str, Scorer] = {
+        "global": lambda users: np.broadcast_to(np.arange(n, 0, -1.0), (len(users), n)),
+        "most-popular": baselines.popularity(train_m, candidates),
+        "ALS": als.scorer,
+        "EASE": ease.scorer,
+        "personal": order_scorer(served.personal, candidates),
+    }
+    light_users = [u for u in test.users if u in sp.light]
+    cohorts = {"all": test.users, "light (1-3)": light_users}
+    results: dict[str, dict[str, Any]] = {}
+    for cohort, users in cohorts.items():
+        target = Target(users, relevant, seen)
+        results[cohort] = {"users": len(users)}
+        for method, scorer in scorers.items():
+            recall, ndcg = target.mean(scorer, candidates, args.k) if users else (np.nan,) * 2
+            results[cohort][method] = {"recall": float(recall), "ndcg": float(ndcg)}
+    return {
+        "dataset": ds.name,
+        "file": str(path),
+        "rows": len(ds.users),
+        "users": ds.n_users,
+        "items": ds.n_items,
+        "has_time": ds.time is not None,
+        "split": {
+            "train": len(sp.train),
+            "test": len(sp.test),
+            "fit": len(sp.fit),
+            "valid": len(sp.valid),
+            "light_users": len(sp.light),
+            "valid_users": len(valid.users),
+        },
+        "candidates": n,
+        "personalized_users": served.personalized,
+        "k": args.k,
+        "results": results,
+        "als": {"chosen": als.params, "valid": als.valid, "grid": als.grid, "seconds": t_als},
+        "ease": {"chosen": ease.params, "valid": ease.valid, "grid": ease.grid, "seconds": t_ease},
+        "embeddings": served.embed,
+        "seconds": {**served.seconds, "total": time.perf_counter() - started},
+    }
+
+
+def table(records: list[dict[str, Any]], k: int) -> str:
+    """The printed table: one line per (dataset, cohort, method), personal's ratios last."""
+    head = f"{'dataset':<14}{'users':<18}{'method':<14}{f'recall@{k}':>10}{f'ndcg@{k}':>10}"
+    lines = [head, "-" * len(head)]
+    for rec in records:
+        for cohort, res in rec["results"].items():
+            label = f"{cohort} ({res['users']})"
+            for method in METHODS:
+                m = res[method]
+                lines.append(
+                    f"{rec['dataset']:<14}{label:<18}{method:<14}"
+                    f"{m['recall']:>10.4f}{m['ndcg']:>10.4f}"
+                )
+            best = {
+                metric: max(res[b][metric] for b in ("ALS", "EASE"))
+                for metric in ("recall", "ndcg")
+            }
+            ratio = {
+                metric: res["personal"][metric] / best[metric] if best[metric] else float("nan")
+                for metric in best
+            }
+            lines.append(
+                f"{rec['dataset']:<14}{label:<18}{'personal/best':<14}"
+                f"{ratio['recall']:>9.2f}x{ratio['ndcg']:>9.2f}x"
+            )
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Simulate, train on the first hours, evaluate on the next ones."""
+    """Evaluate every dataset given (default: every file in bench/data/)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--users", type=int, default=2000)
-    parser.add_argument("--creators", type=int, default=40)
-    parser.add_argument("--train-hours", type=int, default=24)
-    parser.add_argument("--test-hours", type=int, default=6)
-    parser.add_argument("--events", type=int, default=2000, help="events per hour")
-    parser.add_argument("--k", type=int, default=20)
-    parser.add_argument("--seed", type=int, default=7)
-    args = parser.parse_args(argv)
-
-    with tempfile.TemporaryDirectory(prefix="hot-personal-eval-") as tmp:
-        return run(args, Path(tmp))
-
-
-def run(args: argparse.Namespace, data_dir: Path) -> int:
-    """The evaluation in ``data_dir`` (an embedded Redis lives for its duration)."""
-    os.environ.update(
-        HOT_DATA_DIR=str(data_dir),
-        DAGSTER_HOME=str(data_dir / "dagster_home"),
-        DO_NOT_TRACK="1",
-        DBT_SEND_ANONYMOUS_USAGE_STATS="false",
+    parser.add_argument(
+        "datasets", nargs="*", type=Path, help="dataset files (default: bench/data/*)"
     )
-    from hot.local.redis_server import EmbeddedRedis
-
-    server = EmbeddedRedis(data_dir / "redis", persist=False).start()
-    os.environ["HOT_REDIS_URL"] = server.url
-    try:
-        from dagster_project.runner import ensure_dagster_home, run_embed, run_pipeline
-        from hot.local.simulate import Simulator, build_world
-
-        world = build_world(n_creators=args.creators, n_users=args.users, seed=args.seed)
-        sim = Simulator(data_dir / "landing", world, seed=args.seed + 1)
-        sim.write_catalogue()
-        split = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=args.test_hours)
-        seen: dict[str, set[str]] = defaultdict(set)
-        for hour in range(args.train_hours - 1, -1, -1):
-            path = sim.write_events(args.events, split - timedelta(hours=hour))
-            for line in path.read_bytes().splitlines():
-                try:
-                    event = orjson.loads(line)
-                    seen[event["user_id"]].add(event["video_id"])
-                except (orjson.JSONDecodeError, TypeError, KeyError):
-                    continue
-        test = held_out(sim, split, args.test_hours, args.events)
-        ensure_dagster_home()
-        print(
-            f"pipeline: {args.train_hours} h x {args.events} events, {args.users} users, "
-            f"{len(world.videos)} videos; split at {split.isoformat()}",
-            flush=True,
-        )
-        result = run_pipeline(now_epoch=split.timestamp())
-        if not result.success:
-            print(f"pipeline failed: {result.error}", file=sys.stderr)
-            return 1
-        embed = run_embed()
-        if not embed.success:
-            print(f"embeddings failed: {embed.error}", file=sys.stderr)
-            return 1
-        meta = embed.metadata
-        print(
-            f"embeddings: {meta['users']} users, {meta['videos']} videos, dim "
-            f"{meta['dimension']}, explained variance {meta['explained_variance']:.3f}"
-        )
-        asyncio.run(evaluate(test, seen, args.k))
-    finally:
-        server.stop()
+    parser.add_argument("--k", type=int, default=20)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--light-share", type=float, default=0.1)
+    parser.add_argument("--quick", action="store_true", help="one ALS and EASE point, no grid")
+    parser.add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args(argv)
+    paths = args.datasets or sorted(
+        p for p in DATA_DIR.glob("*") if p.suffix.lower() in (".csv", ".tsv", ".tab", ".parquet")
+    )
+    if not paths:
+        print("no datasets: run `python bench/datasets.py` first", file=sys.stderr)
+        return 2
+    records = [evaluate(path, args) for path in paths]
+    print(table(records, args.k))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_bytes(orjson.dumps(records, option=orjson.OPT_INDENT_2))
+    print(f"written: {args.out}")
     return 0
 
 
