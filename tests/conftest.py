@@ -54,6 +54,55 @@ def pytest_configure(config: pytest.Config) -> None:
     """Keep dbt and Dagster quiet and offline during tests."""
     os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+    # A small embeddings training budget (tuning, check, final fit): the test worlds are small.
+    os.environ.setdefault("HOT_EMBED_TUNE_BUDGET_SEC", "20")
+
+
+FIXTURE_MARKERS = {
+    "spark_warehouse": "spark",
+    "kafka_broker": "kafka",
+    "browser": "browser",
+    "published_base": "stack",
+    "redis_cluster": "cluster",
+}
+"""The tier a fixture puts a test in (pyproject.toml describes each marker). A test gets the
+marker of every fixture it uses, directly or through other fixtures: ``item.fixturenames``
+is that closure."""
+
+PROCESS_MARKERS = {
+    "tests/e2e/": ("pipeline", "system"),
+    "tests/pipeline/test_cli.py": ("pipeline",),
+    "tests/pipeline/test_cli_signals.py": ("pipeline", "system"),
+    "tests/pipeline/test_embeddings.py": ("pipeline",),
+    "tests/pipeline/test_kafka_cli.py": ("kafka", "system"),
+    "tests/pipeline/test_kafka_e2e.py": ("pipeline",),
+    "tests/pipeline/test_snapshot_watch.py": ("pipeline",),
+    "tests/pipeline/test_spark_ingest.py": ("spark",),
+    "tests/pipeline/test_spark_kafka.py": ("spark", "pipeline"),
+    "tests/pipeline/test_spark_pipeline.py": ("spark", "pipeline", "system"),
+    "tests/pipeline/test_warm_run.py": ("pipeline",),
+    "tests/serving/test_personal.py": ("pipeline",),
+    "tests/serving/test_redis_cluster.py": ("pipeline",),
+}
+"""What no fixture says: modules (or folders) whose tests run Dagster passes in the test's
+process (``pipeline``), or start Spark, Kafka or the whole system (``hot run``, ``hot serve``,
+``hot demo``, ``dagster dev``) as processes of their own."""
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark each test with the tiers of the fixtures it uses (``FIXTURE_MARKERS``) and of the
+    processes its module starts (``PROCESS_MARKERS``)."""
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        tiers = {FIXTURE_MARKERS[name] for name in names & FIXTURE_MARKERS.keys()}
+        where = item.path.relative_to(ROOT).as_posix()
+        for prefix, markers in PROCESS_MARKERS.items():
+            if where == prefix or (prefix.endswith("/") and where.startswith(prefix)):
+                tiers.update(markers)
+        for tier in sorted(tiers):
+            item.add_marker(tier)
 
 
 @pytest.fixture(scope="session")
