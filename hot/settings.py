@@ -11,9 +11,13 @@ import secrets
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import TypeVar
+
+D = TypeVar("D", int, float, None)
+"""A setting's default (``None``: unset means "chosen elsewhere")."""
 
 
-def _env_int(name: str, default: int) -> int:
+def _env_int(name: str, default: D) -> int | D:
     raw = os.environ.get(name)
     if raw is None or raw == "":
         return default
@@ -23,7 +27,7 @@ def _env_int(name: str, default: int) -> int:
         raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
 
 
-def _env_float(name: str, default: float) -> float:
+def _env_float(name: str, default: D) -> float | D:
     raw = os.environ.get(name)
     if raw is None or raw == "":
         return default
@@ -62,11 +66,15 @@ class Settings:
     snapshots_retained: int
     feature_flag_default: bool
     stale_serve_sec: int
-    personal_blend: float
+    personal_blend: float | None
+    """Override of the blend each embeddings version records (``None``: the version's)."""
     personal_demote_watched: float
     dev_login: bool
-    embed_dim: int
+    embed_dim: int | None
+    """Override of the ALS factors the embeddings job chooses (``None``: chosen by the data)."""
     embed_every_batches: int
+    embed_tune_budget_sec: float = 900.0
+    """Time budget of one embeddings job's training: tuning, check and final fit."""
     bench_endpoints: bool = False
     """Mount the /bench/* comparison endpoints (``HOT_BENCH_ENDPOINTS=1``; bench/api.py only)."""
     redis_cluster: bool = False
@@ -149,11 +157,12 @@ class Settings:
             snapshots_retained=_env_int("HOT_SNAPSHOTS_RETAINED", 5),
             feature_flag_default=_env_bool("HOT_FEATURE_FLAG_DEFAULT", False),
             stale_serve_sec=_env_int("HOT_STALE_SERVE_SEC", 300),
-            personal_blend=_env_float("HOT_PERSONAL_BLEND", 0.6),
+            personal_blend=_env_float("HOT_PERSONAL_BLEND", None),
             personal_demote_watched=_env_float("HOT_PERSONAL_DEMOTE_WATCHED", 1.0),
             dev_login=_env_bool("HOT_DEV_LOGIN", False),
-            embed_dim=_env_int("HOT_EMBED_DIM", 16),
+            embed_dim=_env_int("HOT_EMBED_DIM", None),
             embed_every_batches=_env_int("HOT_EMBED_EVERY_BATCHES", 5),
+            embed_tune_budget_sec=_env_float("HOT_EMBED_TUNE_BUDGET_SEC", 900.0),
             bench_endpoints=_env_bool("HOT_BENCH_ENDPOINTS", False),
             redis_cluster=_env_bool("HOT_REDIS_CLUSTER", False),
             engine=(os.environ.get("HOT_ENGINE") or "duckdb").strip().lower(),
@@ -172,8 +181,12 @@ class Settings:
             raise ValueError("HOT_CREATOR_CAP must be >= 1")
         if settings.top_n < 1:
             raise ValueError("HOT_TOP_N must be >= 1")
-        if not 0.0 <= settings.personal_blend <= 1.0:
+        if settings.personal_blend is not None and not 0.0 <= settings.personal_blend <= 1.0:
             raise ValueError("HOT_PERSONAL_BLEND must be within [0, 1]")
+        if settings.embed_dim is not None and settings.embed_dim < 1:
+            raise ValueError("HOT_EMBED_DIM must be >= 1")
+        if settings.embed_tune_budget_sec <= 0:
+            raise ValueError("HOT_EMBED_TUNE_BUDGET_SEC must be > 0")
         if settings.events_source not in ("files", "kafka"):
             raise ValueError("HOT_EVENTS_SOURCE must be 'files' or 'kafka'")
         if settings.kafka_max_batch < 1:

@@ -130,22 +130,20 @@ def _served_metrics(
 
 
 def _verdict(metrics: Metrics, served: Served | None) -> tuple[bool, str]:
+    """Passed, and why: every rule the model breaks, or how it compares."""
     if not metrics.get("users"):
         return True, "no hold-out users yet (too little engagement to measure): published"
     recall, floor = metrics[RECALL], metrics[f"global/recall@{K}"]
+    before = metrics.get(f"served/{RECALL}")
+    broken = []
     if recall < floor:
-        return False, (
-            f"personal recall@{K} {recall:.4f} is below the global order's {floor:.4f}: not served"
+        broken.append(f"personal recall@{K} {recall:.4f} is below the global order's {floor:.4f}")
+    if served is not None and before is not None and recall < (1.0 - MAX_DROP) * before:
+        broken.append(
+            f"personal recall@{K} {recall:.4f} is more than {MAX_DROP:.0%} below the served "
+            f"model's {before:.4f} (version {served.version}) on the same hold-out"
         )
-    if served is not None:
-        before = metrics.get(f"served/{RECALL}", 0.0)
-        if recall < (1.0 - MAX_DROP) * before:
-            return False, (
-                f"personal recall@{K} {recall:.4f} is more than {MAX_DROP:.0%} below the "
-                f"served model's {before:.4f} (version {served.version}) on the same "
-                f"hold-out: not served"
-            )
-        return True, (
-            f"personal recall@{K} {recall:.4f} vs served {before:.4f} and global {floor:.4f}"
-        )
-    return True, f"personal recall@{K} {recall:.4f} vs global {floor:.4f}"
+    if broken:
+        return False, "; ".join(broken) + ": not served"
+    against = f"served {before:.4f} and " if before is not None else ""
+    return True, f"personal recall@{K} {recall:.4f} vs {against}global {floor:.4f}"

@@ -23,13 +23,13 @@ _SHOWN = 5
 """Offending ids quoted in an error message."""
 
 
-def import_vectors(path: Path, dim: int, inter: Interactions) -> EmbeddingSet:
+def import_vectors(path: Path, dim: int | None, inter: Interactions) -> EmbeddingSet:
     """Vectors of an upstream model from Parquet, validated as a whole.
 
     Refused (:class:`EmbeddingsError`, nothing published) when a column is missing, a
     ``kind`` is not ``user``/``video``, an id is null or repeated, a vector is null, not of
-    dimension ``dim``, not finite or zero, or an id is unknown (a video not in the catalogue,
-    a user without counted interactions).
+    dimension ``dim`` (``HOT_EMBED_DIM``; unset: the first vector's), not finite or zero, or
+    an id is unknown (a video not in the catalogue, a user without counted interactions).
     """
     try:
         table = pq.read_table(path)
@@ -43,7 +43,11 @@ def import_vectors(path: Path, dim: int, inter: Interactions) -> EmbeddingSet:
     vector_col = table["vector"].combine_chunks()
     if not pa.types.is_list(vector_col.type) and not pa.types.is_fixed_size_list(vector_col.type):
         raise EmbeddingsError(f"{path}: column vector must be a list of floats")
-    problems = _row_problems(kinds, ids, vector_col, dim)
+    source = "HOT_EMBED_DIM"
+    if dim is None:
+        lengths = pc.list_value_length(vector_col).drop_null().to_pylist()
+        dim, source = (int(lengths[0]) if lengths else 0), "the first vector's"
+    problems = _row_problems(kinds, ids, vector_col, dim, source)
     problems += _unknown_ids(kinds, ids, inter)
     if problems:
         raise EmbeddingsError(f"{path}: refused, " + "; ".join(problems))
@@ -66,7 +70,9 @@ def _quote(rows: list[str]) -> str:
     return ", ".join(rows[:_SHOWN]) + more
 
 
-def _row_problems(kinds: list[Any], ids: list[Any], vectors: pa.Array, dim: int) -> list[str]:
+def _row_problems(
+    kinds: list[Any], ids: list[Any], vectors: pa.Array, dim: int, source: str
+) -> list[str]:
     problems: list[str] = []
     bad_kind = [f"row {i}: {k!r}" for i, k in enumerate(kinds) if k not in KINDS]
     if bad_kind:
@@ -89,7 +95,7 @@ def _row_problems(kinds: list[Any], ids: list[Any], vectors: pa.Array, dim: int)
         for i in np.flatnonzero(null_vec | (np.nan_to_num(lengths, nan=-1) != dim))
     ]
     if wrong:
-        problems.append(f"vector dimension must be {dim} (HOT_EMBED_DIM): {_quote(wrong)}")
+        problems.append(f"vector dimension must be {dim} ({source}): {_quote(wrong)}")
         return problems
     values = vectors.flatten().to_numpy(zero_copy_only=False).astype(np.float64)
     matrix = values.reshape(len(ids), dim)

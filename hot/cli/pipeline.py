@@ -117,7 +117,8 @@ def run(now: float | None, verbose: bool) -> int:
     short_help="recompute the embeddings now",
     help="Run the embeddings asset (the one the schedule and the batch sensor run) through "
     "Dagster: learn user and video vectors from the engagement in DuckDB, or import them from "
-    "Parquet, and publish them as a new LanceDB version. Exit 0, or 1 with the reason.",
+    "Parquet, check them on a time-split hold-out and publish them as a new LanceDB version "
+    "when the check passes. Exit 0, or 1 with the reason.",
 )
 @click.option(
     "--vectors",
@@ -135,6 +136,13 @@ def embed(vectors: Path | None, verbose: bool) -> int:
         err.print(f"hot embed: failed (run {result.run_id}): {result.error}", markup=False)
         return 1
     meta = result.metadata
+    if not meta.get("served", True):
+        err.print(
+            f"hot embed: version {meta['version']} not served, its check failed: "
+            f"{meta['check']} (still serving {meta['served_version'] or 'no version'})",
+            markup=False,
+        )
+        return 1
     out.print(
         f"hot embed: published version {meta['version']} ({meta['users']} users, "
         f"{meta['videos']} videos, dim {meta['dimension']}, {meta['method']}) "

@@ -58,8 +58,8 @@ def _embeddings(report: StepReport) -> str:
     if meta.get("method") == "import":
         return f"imported {meta.get('rows', 0)} vectors from {meta.get('source')}"
     return (
-        f"learned from {meta.get('pairs', 0)} user-video pairs, rank {meta.get('rank', 0)}, "
-        f"explained variance {float(meta.get('explained_variance', 0.0)):.2f}"
+        f"ALS learned from {meta.get('pairs', 0)} user-video pairs, dim "
+        f"{meta.get('dimension', 0)}, {meta.get('trials', 0)} tuning trials"
     )
 
 

@@ -1,8 +1,10 @@
-"""The embeddings asset: training, import validation, version flip + retention, the sensor.
+"""The embeddings asset: ALS training, its check, import validation, version flip +
+retention, the sensor.
 
 The asset runs through Dagster in-process (``hot embed``) over a warehouse a real pass has
-filled from landing files (a planted-taste engagement matrix). The embeddings job itself brings
-the (user, video) pairs up to date: a pass does not build them.
+filled from landing files (a planted-taste engagement matrix, with a few light users). The
+embeddings job itself brings the (user, video) pairs up to date: a pass does not build them.
+Training runs under the small budget the test session sets (``HOT_EMBED_TUNE_BUDGET_SEC``).
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import pyarrow.parquet as pq
 import pytest
 import redis
 from dagster import (
+    AssetCheckKey,
+    AssetKey,
     AssetMaterialization,
     DagsterInstance,
     RunRequest,
@@ -25,6 +29,7 @@ from dagster import (
     build_sensor_context,
 )
 
+from dagster_project.assets.embeddings import CHECK_NAME
 from dagster_project.assets.ingest import RAW_KEYS
 from dagster_project.embeddings.imported import import_vectors
 from dagster_project.embeddings.interactions import EmbeddingsError, Interactions
@@ -39,6 +44,8 @@ from hot.settings import get_settings
 TOPICS = 4
 VIDEOS_PER_TOPIC = 12
 USERS_PER_TOPIC = 30
+LIGHT_PER_TOPIC = 6
+"""Users per topic with only 2 to 4 pairs (1 to 3 once the check holds their latest out)."""
 DIM = 16
 
 
@@ -82,10 +89,12 @@ def write_engagement(landing: Path, seed: int = 3) -> None:
         )
 
     for topic in range(TOPICS):
-        for n in range(USERS_PER_TOPIC):
-            mine = rng.choice(VIDEOS_PER_TOPIC, size=6, replace=False)
+        for n in range(USERS_PER_TOPIC + LIGHT_PER_TOPIC):
+            light = n >= USERS_PER_TOPIC
+            mine = rng.choice(VIDEOS_PER_TOPIC, size=2 + n % 3 if light else 6, replace=False)
             picks = [(topic, int(v)) for v in mine]
-            picks.append((int(rng.integers(TOPICS)), int(rng.integers(VIDEOS_PER_TOPIC))))
+            if not light:
+                picks.append((int(rng.integers(TOPICS)), int(rng.integers(VIDEOS_PER_TOPIC))))
             for t, v in sorted(set(picks)):
                 at = NOW - float(rng.integers(86_400))
                 event("like", _user(topic, n), _video(t, v), at)
@@ -137,7 +146,21 @@ def _unit(v: np.ndarray) -> np.ndarray:
     return v / np.linalg.norm(v)
 
 
-def test_learned_embeddings_separate_tastes_and_versions_flip(
+def _check(run_id: str) -> tuple[bool, str, dict[str, float]]:
+    """The ``embeddings`` asset check's evaluation in run ``run_id``: passed, why, metrics."""
+    key = AssetCheckKey(AssetKey("embeddings"), CHECK_NAME)
+    records = DagsterInstance.get().event_log_storage.get_asset_check_execution_history(
+        key, limit=20
+    )
+    for record in records:
+        if record.run_id == run_id and record.event is not None:
+            evaluation = record.event.dagster_event.event_specific_data
+            metrics = {k: v.value for k, v in evaluation.metadata.items()}
+            return evaluation.passed, evaluation.description or "", metrics
+    raise AssertionError(f"no check evaluation in run {run_id}")
+
+
+def test_learned_embeddings_separate_tastes_pass_the_check_and_versions_flip(
     warehouse: Path, redis_client: redis.Redis
 ) -> None:
     first = run_embed()
@@ -146,24 +169,43 @@ def test_learned_embeddings_separate_tastes_and_versions_flip(
     assert first.materialized("marts/fct_user_video_interactions")
     meta = first.metadata
     version = meta["version"]
+    assert meta["served"] is True and meta["previous_version"] == ""
     assert redis_client.get(keys.EMBEDDINGS_VERSION) == version.encode()
-    assert meta["method"] == "truncated_svd" and meta["dimension"] == DIM
-    assert meta["users"] == TOPICS * USERS_PER_TOPIC  # the creator's own pair counts for nothing
+    assert meta["method"] == "als" and meta["trials"] >= 1
+    users_total = TOPICS * (USERS_PER_TOPIC + LIGHT_PER_TOPIC)
+    assert meta["users"] == users_total  # the creator's own pair counts for nothing
     assert meta["videos"] == TOPICS * VIDEOS_PER_TOPIC
-    assert 0.0 < meta["explained_variance"] <= 1.0
-    assert meta["previous_version"] == ""
+
+    # The check measured every method, light users in a row of their own, as numbers.
+    passed, why, metrics = _check(first.run_id)
+    assert passed, why
+    for method in ("personal", "global", "popular"):
+        for prefix in ("", "light/"):
+            assert 0.0 <= metrics[f"{prefix}{method}/recall@20"] <= 1.0
+            assert 0.0 <= metrics[f"{prefix}{method}/ndcg@20"] <= 1.0
+    assert metrics["personal/recall@20"] > metrics["global/recall@20"]
+    assert metrics["light_users"] > 0
+
+    # The chosen values and their validation metrics are recorded with the version.
+    record = embedding_store.read_record(warehouse / "lancedb", version)
+    als = record["params"]["als"]
+    assert als["factors"] == meta["dimension"]
+    assert {"regularization", "alpha", "weighting", "half_life_days"} <= als.keys()
+    assert 0.0 <= record["params"]["scoring"]["blend"] <= 1.0
+    assert record["params"]["light_users"] in ("als", "item_mean")
+    assert record["validation"]["personal/recall@20"] > 0
+    assert record["check"]["passed"] is True
 
     db_dir = warehouse / "lancedb"
     users, videos = _vectors(db_dir, version, "users"), _vectors(db_dir, version, "videos")
-    assert {v.shape for v in users.values()} == {(DIM,)}
+    assert {v.shape for v in users.values()} == {(meta["dimension"],)}
     gaps = []
     for user, vector in users.items():
-        cosine = {video: float(_unit(vector) @ _unit(v)) for video, v in videos.items()}
+        score = {video: float(vector @ v) for video, v in videos.items()}
         topic = user.split("_")[1]
-        own = [c for video, c in cosine.items() if video.split("_")[1] == topic]
-        gaps.append(np.mean(own) - np.mean([c for c in cosine.values() if c not in own]))
+        own = [c for video, c in score.items() if video.split("_")[1] == topic]
+        gaps.append(np.mean(own) - np.mean([c for c in score.values() if c not in own]))
     assert np.mean(np.array(gaps) > 0) > 0.95  # the planted tastes are recovered
-    assert np.mean(gaps) > 0.3
 
     watched = (
         lancedb.connect(str(db_dir))
@@ -173,15 +215,82 @@ def test_learned_embeddings_separate_tastes_and_versions_flip(
     )
     assert any(r["watched"] for r in watched)  # 900 s pairs count as heavily watched
 
-    published = [version]
+    # Each later run starts its search from the served values and must not lose to them by
+    # more than 2 % on the same hold-out: it is served, or refused and its version dropped.
+    served = [version]
     for _ in range(3):
         result = run_embed()
         assert result.success, result.error
-        assert result.metadata["previous_version"] == published[-1]
-        published.append(result.metadata["version"])
-    assert published == sorted(published)
-    assert redis_client.get(keys.EMBEDDINGS_VERSION) == published[-1].encode()
-    assert embedding_store.versions(db_dir) == published[-embedding_store.VERSIONS_RETAINED :]
+        assert result.metadata["previous_version"] == served[-1]
+        if result.metadata["served"]:
+            served.append(result.metadata["version"])
+        else:
+            assert not _check(result.run_id)[0]
+    assert served == sorted(served)
+    assert redis_client.get(keys.EMBEDDINGS_VERSION) == served[-1].encode()
+    assert embedding_store.versions(db_dir) == served[-embedding_store.VERSIONS_RETAINED :]
+
+
+def test_a_planted_bad_model_fails_the_check_and_is_not_served(
+    warehouse: Path, redis_client: redis.Redis, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run_embed().success
+    before = embedding_store.current_version(redis_client)
+    # Random vectors for every user and video: valid, but no better than chance.
+    rng = np.random.default_rng(11)
+    rows = [("video", _video(t, v), rng.normal(size=DIM).tolist()) for t, v in _all_videos()]
+    rows += [("user", u, rng.normal(size=DIM).tolist()) for u in _all_users()]
+    path = _parquet(warehouse / "random.parquet", rows)
+    assert hot_cli(["embed", "--vectors", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "not served, its check failed" in err and "below the served model's" in err
+    assert embedding_store.current_version(redis_client) == before
+    assert embedding_store.versions(warehouse / "lancedb") == [before]  # staged, then dropped
+
+    result = run_embed(path)  # the same through the runner: the check's own verdict
+    assert result.success and result.metadata["served"] is False
+    passed, why, metrics = _check(result.run_id)
+    assert not passed and "below the served model's" in why
+    assert metrics["personal/recall@20"] < 0.98 * metrics["served/personal/recall@20"]
+    assert metrics["served/personal/recall@20"] > metrics["global/recall@20"]
+    assert embedding_store.current_version(redis_client) == before
+
+
+def test_a_model_worse_than_the_served_one_is_not_served(
+    warehouse: Path, redis_client: redis.Redis
+) -> None:
+    # Served: vectors that know each user's topic exactly. New: ALS, on data this small
+    # and with one factor (HOT_EMBED_DIM=1), cannot match them on the hold-out.
+    rows = [("video", _video(t, v), _onehot(t)) for t, v in _all_videos()]
+    rows += [("user", u, _onehot(int(u.split("_")[1]))) for u in _all_users()]
+    oracle = run_embed(_parquet(warehouse / "oracle.parquet", rows))
+    assert oracle.success and oracle.metadata["served"] is True, oracle.metadata["check"]
+    before = embedding_store.current_version(redis_client)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HOT_EMBED_DIM", "1")
+        get_settings.cache_clear()
+        result = run_embed()
+    get_settings.cache_clear()
+    assert result.success and result.metadata["served"] is False
+    passed, why, metrics = _check(result.run_id)
+    assert not passed and "below the served model's" in why
+    assert metrics["personal/recall@20"] < 0.98 * metrics["served/personal/recall@20"]
+    assert embedding_store.current_version(redis_client) == before
+
+
+def test_training_over_its_budget_keeps_the_served_version(
+    warehouse: Path, redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert run_embed().success
+    before = embedding_store.current_version(redis_client)
+    monkeypatch.setenv("HOT_EMBED_TUNE_BUDGET_SEC", "0.000001")
+    get_settings.cache_clear()
+    result = run_embed()
+    assert not result.success
+    assert f"kept the served version {before}" in (result.error or "")
+    assert "did not finish within the training budget" in (result.error or "")
+    assert embedding_store.current_version(redis_client) == before
+    assert embedding_store.versions(warehouse / "lancedb") == [before]
 
 
 def test_the_pointer_never_moves_back_to_an_older_version(redis_client: redis.Redis) -> None:
@@ -190,6 +299,18 @@ def test_the_pointer_never_moves_back_to_an_older_version(redis_client: redis.Re
     with pytest.raises(embedding_store.StaleVersion):
         embedding_store.flip(redis_client, old)
     assert embedding_store.current_version(redis_client) == new
+
+
+def _all_videos() -> list[tuple[int, int]]:
+    return [(t, v) for t in range(TOPICS) for v in range(VIDEOS_PER_TOPIC)]
+
+
+def _all_users() -> list[str]:
+    return [_user(t, n) for t in range(TOPICS) for n in range(USERS_PER_TOPIC + LIGHT_PER_TOPIC)]
+
+
+def _onehot(topic: int) -> list[float]:
+    return [1.0 if i == topic else 0.0 for i in range(DIM)]
 
 
 def _parquet(path: Path, rows: list[tuple[str, str, list[float] | None]]) -> Path:
@@ -218,12 +339,21 @@ def _good_rows() -> list[tuple[str, str, list[float] | None]]:
 
 
 def test_imported_vectors_are_published(warehouse: Path, redis_client: redis.Redis) -> None:
-    path = _parquet(warehouse / "vectors.parquet", _good_rows())
+    # An upstream model that knows the planted tastes (with noise): it passes the check.
+    rng = np.random.default_rng(2)
+    rows: list[tuple[str, str, list[float] | None]] = [
+        ("video", _video(t, v), (np.array(_onehot(t)) + 0.1 * rng.random(DIM)).tolist())
+        for t, v in _all_videos()
+    ]
+    rows += [("user", u, _onehot(int(u.split("_")[1]))) for u in _all_users()]
+    path = _parquet(warehouse / "vectors.parquet", rows)
     assert hot_cli(["embed", "--vectors", str(path)]) == 0
     version = embedding_store.current_version(redis_client)
     assert version is not None
+    record = embedding_store.read_record(warehouse / "lancedb", version)
+    assert record["method"] == "import" and record["check"]["passed"] is True
     users = _vectors(warehouse / "lancedb", version, "users")
-    expected = {r[1]: np.asarray(r[2]) for r in _good_rows() if r[0] == "user"}
+    expected = {r[1]: np.asarray(r[2]) for r in rows if r[0] == "user"}
     assert users.keys() == expected.keys()
     for user, vector in users.items():
         assert np.allclose(vector, expected[user], atol=1e-6)

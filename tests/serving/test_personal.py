@@ -128,15 +128,31 @@ def reference_scores(
     user_vector: np.ndarray,
     watched: list[str],
     videos: dict[str, np.ndarray],
+    version: str | None = None,
 ) -> dict[str, float]:
-    """The blend, recomputed in float64 from LanceDB rows and the snapshot's exact scores."""
+    """The served score, recomputed in float64 from LanceDB rows, the snapshot's exact scores
+    and the params recorded with ``version`` (default: the current one)."""
+    record = embedding_store.read_record(stack.settings.lancedb_dir, version or stack.version())
+    params = {"blend": 0.6, "cosine": True, "hot_norm": "max"}
+    params |= record.get("params", {}).get("scoring", {})
     hot = np.array([stack.redis.zscore(keys.snapshot_rank(snapshot_id), v) for v in ids])
-    u = user_vector / np.linalg.norm(user_vector)
-    cosine = np.array(
-        [float(videos[v] @ u / np.linalg.norm(videos[v])) if v in videos else 0.0 for v in ids]
-    )
-    blend = stack.settings.personal_blend
-    scores = blend * (1 + cosine) / 2 + (1 - blend) * hot / hot.max()
+
+    def unit(v: np.ndarray) -> np.ndarray:
+        return v / np.linalg.norm(v) if params["cosine"] else v
+
+    u = unit(user_vector)
+    dots = np.array([float(unit(videos[v]) @ u) if v in videos else 0.0 for v in ids])
+    sim = 0.5 + 0.5 * dots / np.abs(dots).max()
+    if params["hot_norm"] == "rank":
+        by_id = sorted(range(len(ids)), key=lambda i: ids[i])
+        order = sorted(by_id, key=lambda i: -hot[i])  # stable: ties in videoId order
+        rank = np.empty(len(ids))
+        rank[order] = np.arange(len(ids))
+        hot_term = 1.0 - rank / (len(ids) - 1)
+    else:
+        hot_term = hot / hot.max()
+    blend = params["blend"]
+    scores = blend * sim + (1 - blend) * hot_term
     demote = np.array(
         [stack.settings.personal_demote_watched if v in watched else 1.0 for v in ids]
     )
@@ -313,7 +329,7 @@ def _vectors_parquet(
 @pytest.mark.parametrize(
     ("case", "message"),
     [
-        ("wrong dimension", "vector dimension must be 16"),
+        ("wrong dimension", "vector dimension must be"),
         ("NaN", "NaN or infinite values"),
         ("unknown id", "unknown video id(s) not in the catalogue: v_99999"),
     ],
@@ -327,14 +343,17 @@ def test_a_bad_vectors_file_is_refused_and_the_previous_version_keeps_serving(
 ) -> None:
     user, _ = taste_user(stack, stack.feed("anyone", type="global"))
     before, version = stack.feed(user), stack.version()
+    row = user_row(stack, user, version)
+    assert row is not None
+    dim = len(row["vector"])
     path = tmp_path / "vectors.parquet"
-    if case == "wrong dimension":
-        _vectors_parquet(stack, path, dim=stack.settings.embed_dim - 1)
+    if case == "wrong dimension":  # one vector shorter than the others
+        _vectors_parquet(stack, path, override={user: np.asarray(row["vector"])[:-1]})
+        message = f"vector dimension must be {dim}"
     elif case == "NaN":
-        _vectors_parquet(stack, path, override={user: np.full(stack.settings.embed_dim, np.nan)})
+        _vectors_parquet(stack, path, override={user: np.full(dim, np.nan)})
     else:
-        extra = [("video", "v_99999", [1.0] * stack.settings.embed_dim)]
-        _vectors_parquet(stack, path, extra=extra)
+        _vectors_parquet(stack, path, extra=[("video", "v_99999", [1.0] * dim)])
     assert hot_cli(["embed", "--vectors", str(path)]) == 1
     assert message in capsys.readouterr().err
     assert stack.version() == version
@@ -360,9 +379,6 @@ def test_a_refresh_during_traffic_never_errors_or_mixes_versions(
     )
     row = user_row(stack, user, stack.version())
     assert row is not None
-    expected_b = reference_scores(
-        stack, global_body["snapshotId"], glob, new_taste, row["watched"], videos
-    )
     rotation, _ = np.linalg.qr(np.random.default_rng(1).normal(size=(len(new_taste),) * 2))
     path = _vectors_parquet(
         stack, tmp_path / "b.parquet", override={user: new_taste}, rotation=rotation
@@ -393,6 +409,7 @@ def test_a_refresh_during_traffic_never_errors_or_mixes_versions(
         time.sleep(0.3)
         refreshed = run_embed(path)
         assert refreshed.success, refreshed.error
+        assert refreshed.metadata["served"], refreshed.metadata["check"]
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and (not seen or seen[-1][1] == before):
             time.sleep(0.05)
@@ -403,6 +420,16 @@ def test_a_refresh_during_traffic_never_errors_or_mixes_versions(
 
     after = seen[-1][1]
     assert after is not None and after != before
+    # Served with version B's own recorded params (an import: the defaults).
+    expected_b = reference_scores(
+        stack,
+        global_body["snapshotId"],
+        glob,
+        new_taste,
+        row["watched"],
+        videos,
+        refreshed.metadata["version"],
+    )
     assert_ordered_by(after, expected_b)
     assert {status for status, _, _ in seen} == {200}
     assert all(personalized for _, _, personalized in seen)
@@ -411,13 +438,14 @@ def test_a_refresh_during_traffic_never_errors_or_mixes_versions(
     assert min(orders.values()) >= 3, orders.values()
 
 
-@given(st.lists(st.integers(0, 4), max_size=40), st.integers(0, 45), st.integers(1, 25))
+@given(
+    st.lists(st.integers(0, 4), max_size=40), st.integers(0, 45), st.integers(1, 25), st.randoms()
+)
 def test_a_page_of_the_lazy_order_equals_the_same_page_of_a_full_sort(
-    values: list[int], offset: int, limit: int
+    values: list[int], offset: int, limit: int, random: Any
 ) -> None:
-    scores = np.array(values, dtype=float) / 4  # many ties, broken by the tiebreak rank
-    tiebreak = np.arange(len(values))[::-1].copy()
-    full = np.lexsort((tiebreak, -scores)).tolist()
-    order = BlendedOrder(scores, tiebreak)
+    scores = np.array(values, dtype=float) / 4  # many ties, broken by row (videoId) order
+    positions = np.array(random.sample(range(len(values)), len(values)), dtype=np.int64)
+    full = positions[np.lexsort((np.arange(len(values)), -scores))].tolist()
+    order = BlendedOrder(scores, positions)
     assert order[offset : offset + limit] == full[offset : offset + limit]
-    assert len(order) == len(full) and list(order) == full

@@ -1,24 +1,27 @@
 """``type=personal``: the served candidates re-ranked for the token's ``sub`` (LanceDB).
 
-Score of candidate *i* for user *u* (``b`` = ``HOT_PERSONAL_BLEND``)::
-
-    s_i = b · (1 + cos(u, v_i)) / 2 + (1 - b) · hot_i / max_j hot_j
-
-times ``HOT_PERSONAL_DEMOTE_WATCHED`` for videos the user already watched heavily; a
-candidate without a vector gets a neutral cosine of 0. Order: ``s`` descending, ties by
-``videoId``. A user without a vector keeps the global order with ``personalized: false``.
+The score is :mod:`hot.personal_scoring`'s — the one the embeddings job's check measured —
+with the params recorded with the embeddings version (``meta_<version>``: blend with hotness,
+cosine or dot product, hot normalisation; ``HOT_PERSONAL_BLEND`` overrides the blend;
+versions without a record get :data:`hot.personal_scoring.DEFAULT_SCORING`), times
+``HOT_PERSONAL_DEMOTE_WATCHED`` for videos the user already watched heavily; a candidate
+without a vector has a dot product of 0. Order: score descending, ties by ``videoId``. A user
+without a vector keeps the global order with ``personalized: false``.
 
 The candidates are the view's entries — takedowns out and the per-creator cap already
 applied by :class:`.FeedView` — so the personal order is a permutation of a
 capped list: caps hold, pages never overlap or skip, ``total`` is the same as global.
 
-Caches (per worker process):
+Caches (per worker process), so that a request costs one user lookup (usually cached), one
+matrix-vector product and a partial sort:
 
 - the embeddings version: ``keys.EMBEDDINGS_VERSION`` re-read at most every
   ``POINTER_TTL_SEC``, in the background (requests keep the last known version meanwhile);
-- per (snapshot, takedown version, embeddings version): the candidates' unit vectors as one
-  ``n x d`` matrix, read from LanceDB once (one ``id IN (...)`` query);
-- per (embeddings version, user): the user's unit vector and watched list (or "no
+- per version: its tables and scoring params (read once);
+- per (snapshot, takedown version, embeddings version): the candidates' vectors as one
+  ``n x d`` matrix in ``videoId`` order, prepared for the version's params, and their hot
+  term, read from LanceDB once (one ``id IN (...)`` query);
+- per (embeddings version, user): the user's prepared vector and watched list (or "no
   vector"), an LRU with a ``USER_TTL_SEC`` TTL. Misses are batched: the users missed during
   one event-loop turn are read with one indexed ``id IN (...)`` query (a version flip makes
   every active user miss at once).
@@ -45,8 +48,16 @@ import lancedb
 import numpy as np
 from lancedb.expr import col
 
-from hot import keys
-from hot.embedding_store import USERS_PREFIX, users_table, videos_table
+from hot import keys, personal_scoring
+from hot.embedding_store import (
+    USERS_PREFIX,
+    meta_table,
+    parse_record,
+    users_table,
+    vector_matrix,
+    videos_table,
+)
+from hot.personal_scoring import ScoringParams
 from hot.settings import Settings
 from serving.core.auth import Principal
 from serving.core.redis_client import AsyncRedis, close_redis, create_redis, resolve_redis_url
@@ -69,39 +80,44 @@ LOG_EVERY_SEC = 10.0
 
 
 @dataclass(frozen=True, slots=True)
+class Version:
+    """One embeddings version opened: its tables and the params it is served with."""
+
+    videos: Any
+    users: Any
+    scoring: ScoringParams
+
+
+@dataclass(frozen=True, slots=True)
 class Candidates:
-    """One view's candidates under one embeddings version, ready for a matrix product."""
+    """One view's candidates under one embeddings version, ready for a matrix product;
+    rows in ``videoId`` order (:mod:`hot.personal_scoring`'s convention)."""
 
     matrix: np.ndarray
-    """``n x d`` float32, unit rows (zero rows for candidates without a vector)."""
+    """``n x d`` float32, prepared for the version's params (zero rows: no vector)."""
     hot: np.ndarray
-    """Hot scores divided by their maximum (``[0, 1]``)."""
-    tiebreak: np.ndarray
-    """Each candidate's position in ``videoId`` order (ties of the blended score)."""
+    """The hot term of each row (:func:`hot.personal_scoring.normalised_hot`)."""
+    positions: np.ndarray
+    """Row → the candidate's position in the view."""
     index: dict[str, int]
     """Video id → row."""
+    blend: float
 
 
 @dataclass(frozen=True, slots=True)
 class UserVector:
-    """A user's unit vector and the videos they already watched heavily."""
+    """A user's prepared vector and the videos they already watched heavily."""
 
     vector: np.ndarray
     watched: tuple[str, ...]
 
 
-def normalised_hot(scores: np.ndarray) -> np.ndarray:
-    """Hot scores divided by the largest (all zeros stay zeros)."""
-    top = float(scores.max()) if scores.size else 0.0
-    return scores / top if top > 0 else np.zeros_like(scores)
-
-
-def blended_scores(
-    candidates: Candidates, user: UserVector, blend: float, demote: float
-) -> np.ndarray:
-    """``blend · (1 + cos) / 2 + (1 - blend) · hot``, watched videos multiplied by ``demote``."""
-    cosine = candidates.matrix @ user.vector
-    scores = blend * (1.0 + cosine) / 2.0 + (1.0 - blend) * candidates.hot
+def blended_scores(candidates: Candidates, user: UserVector, demote: float) -> np.ndarray:
+    """The served score of each row (:func:`hot.personal_scoring.scores`), the user's
+    watched videos multiplied by ``demote``."""
+    scores = personal_scoring.scores(
+        candidates.matrix, candidates.hot, user.vector, candidates.blend
+    )
     rows = [candidates.index[v] for v in user.watched if v in candidates.index]
     if rows:
         scores[rows] *= demote
@@ -109,14 +125,14 @@ def blended_scores(
 
 
 class BlendedOrder(Sequence[int]):
-    """Candidate indices by score descending, ties by ``videoId`` — sorted only as far as
+    """View positions by score descending, ties by ``videoId`` — sorted only as far as
     asked: a page of 20 out of 1,000 candidates costs a partition, not a full sort."""
 
-    __slots__ = ("_scores", "_tiebreak")
+    __slots__ = ("_positions", "_scores")
 
-    def __init__(self, scores: np.ndarray, tiebreak: np.ndarray) -> None:
+    def __init__(self, scores: np.ndarray, positions: np.ndarray) -> None:
         self._scores = scores
-        self._tiebreak = tiebreak
+        self._positions = positions
 
     def __len__(self) -> int:
         return len(self._scores)
@@ -132,21 +148,8 @@ class BlendedOrder(Sequence[int]):
         return iter(self._top(len(self)))
 
     def _top(self, k: int) -> list[int]:
-        """The first ``k`` indices of the order (every score tied with the k-th competes)."""
-        keys = -self._scores
-        if k <= 0:
-            return []
-        rows = np.arange(len(keys))
-        if k < len(keys):
-            rows = np.flatnonzero(keys <= np.partition(keys, k - 1)[k - 1])
-        order = np.lexsort((self._tiebreak[rows], keys[rows]))
-        return rows[order[:k]].tolist()
-
-
-def unit_rows(matrix: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit length (zero rows stay zero)."""
-    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-    return np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
+        """The first ``k`` view positions of the order."""
+        return self._positions[personal_scoring.top_k(self._scores, k)].tolist()
 
 
 class PersonalReranker:
@@ -157,7 +160,7 @@ class PersonalReranker:
         self._clock = clock
         self._redis: AsyncRedis | None = None
         self._db: lancedb.AsyncConnection | None = None
-        self._tables: OrderedDict[str, tuple[Any, Any]] = OrderedDict()
+        self._tables: OrderedDict[str, Version] = OrderedDict()
         self._version: str | None = None
         self._version_expires = float("-inf")
         self._version_task: asyncio.Task[None] | None = None
@@ -183,14 +186,9 @@ class PersonalReranker:
             return GLOBAL_RANKING
         if user is None:
             return GLOBAL_RANKING
-        scores = blended_scores(
-            candidates,
-            user,
-            self._settings.personal_blend,
-            self._settings.personal_demote_watched,
-        )
+        scores = blended_scores(candidates, user, self._settings.personal_demote_watched)
         return Ranking(
-            order=BlendedOrder(scores, candidates.tiebreak),
+            order=BlendedOrder(scores, candidates.positions),
             personalized=True,
             cache_key=f"{version}:{principal.sub}",
         )
@@ -247,19 +245,32 @@ class PersonalReranker:
         if not future.cancelled():
             future.exception()  # mark retrieved: the waiters may all have gone
 
-    async def _open(self, version: str) -> tuple[Any, Any]:
-        tables = self._tables.get(version)
-        if tables is None:
+    async def _open(self, version: str) -> Version:
+        opened = self._tables.get(version)
+        if opened is None:
             if self._db is None:
                 self._db = await lancedb.connect_async(str(self._settings.lancedb_dir))
-            tables = (
-                await self._db.open_table(videos_table(version)),
-                await self._db.open_table(users_table(version)),
+            opened = Version(
+                videos=await self._db.open_table(videos_table(version)),
+                users=await self._db.open_table(users_table(version)),
+                scoring=(await self._read_scoring(version)).with_blend(
+                    self._settings.personal_blend
+                ),
             )
-            self._tables[version] = tables
+            self._tables[version] = opened
             while len(self._tables) > 3:
                 self._tables.popitem(last=False)
-        return tables
+        return opened
+
+    async def _read_scoring(self, version: str) -> ScoringParams:
+        """The params recorded with ``version`` (defaults for a version without a record)."""
+        assert self._db is not None
+        try:
+            meta = await self._db.open_table(meta_table(version))
+        except ValueError:  # not found: a version written before records existed
+            return personal_scoring.DEFAULT_SCORING
+        record = parse_record(await meta.to_arrow())
+        return ScoringParams.from_mapping(record.get("params", {}).get("scoring", {}))
 
     async def _load_candidates(self, view: FeedView, version: str) -> Candidates:
         key = ("candidates", view.snapshot_id, view.takedown_version, version)
@@ -273,19 +284,24 @@ class PersonalReranker:
         return candidates
 
     async def _read_candidates(self, view: FeedView, version: str) -> Candidates:
-        videos, _ = await self._open(version)
+        opened = await self._open(version)
         ids = [e.video_id for e in view.entries]
-        found = await videos.query().where(col("id").isin(ids)).select(["id", "vector"]).to_arrow()
-        index = {video_id: row for row, video_id in enumerate(ids)}
-        matrix = np.zeros((len(ids), _dim(found)), dtype=np.float32)
+        query = opened.videos.query().where(col("id").isin(ids)).select(["id", "vector"])
+        found = await query.to_arrow()
+        positions = np.array(sorted(range(len(ids)), key=ids.__getitem__), dtype=np.int64)
+        index = {ids[position]: row for row, position in enumerate(positions.tolist())}
+        vectors = vector_matrix(found)
+        matrix = np.zeros((len(ids), vectors.shape[1]), dtype=np.float32)
         if found.num_rows:
-            rows = [index[v] for v in found["id"].to_pylist()]
-            matrix[rows] = unit_rows(_matrix(found))
-        order = np.argsort(np.array(ids), kind="stable")
-        tiebreak = np.empty(len(ids), dtype=np.int64)
-        tiebreak[order] = np.arange(len(ids))
-        hot = normalised_hot(np.array([e.score for e in view.entries], dtype=np.float64))
-        return Candidates(matrix=matrix, hot=hot, tiebreak=tiebreak, index=index)
+            matrix[[index[v] for v in found["id"].to_pylist()]] = vectors
+        hot = np.array([view.entries[p].score for p in positions.tolist()], dtype=np.float64)
+        return Candidates(
+            matrix=personal_scoring.prepare_vectors(matrix, opened.scoring),
+            hot=personal_scoring.normalised_hot(hot, opened.scoring),
+            positions=positions,
+            index=index,
+            blend=opened.scoring.blend,
+        )
 
     async def _load_user(self, version: str, user_id: str) -> UserVector | None:
         key = ("user", version, user_id)
@@ -327,14 +343,14 @@ class PersonalReranker:
                 future.set_result(found.get(user_id))
 
     async def _read_users(self, version: str, user_ids: list[str]) -> dict[str, UserVector]:
-        _, users = await self._open(version)
+        opened = await self._open(version)
         found = await (
-            users.query()
+            opened.users.query()
             .where(col("id").isin(user_ids))
             .select(["id", "vector", "watched"])
             .to_arrow()
         )
-        vectors = unit_rows(_matrix(found))
+        vectors = personal_scoring.prepare_vectors(vector_matrix(found), opened.scoring)
         return {
             user_id: UserVector(vector=vector, watched=tuple(watched or ()))
             for user_id, vector, watched in zip(
@@ -342,15 +358,6 @@ class PersonalReranker:
             )
             if vector.any()
         }
-
-
-def _dim(table: Any) -> int:
-    return int(table.schema.field("vector").type.list_size)
-
-
-def _matrix(table: Any) -> np.ndarray:
-    flat = table["vector"].combine_chunks().flatten().to_numpy(zero_copy_only=False)
-    return flat.astype(np.float32).reshape(table.num_rows, _dim(table))
 
 
 def has_embeddings(lancedb_dir: Path) -> bool:
