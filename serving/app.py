@@ -1,4 +1,6 @@
-"""The Litestar application factory: the core and every domain, put together.
+"""The application factory: the core and every domain in one Litestar app, served inside the
+access log and metrics (:class:`ObservabilityMiddleware`), which see every request, 404s
+included, and the ``Allow`` completion of ``OPTIONS`` answers (:class:`AllowedMethods`).
 
 To add a controller, append it to ``ROUTE_HANDLERS``. Handlers get ``feed`` (the snapshot
 cache) by parameter name, and read the rest from the app state (``serving.core.deps``:
@@ -11,7 +13,7 @@ from __future__ import annotations
 
 from litestar import Litestar
 from litestar.datastructures import State
-from litestar.types import ControllerRouterHandler
+from litestar.types import ASGIApp, ControllerRouterHandler
 
 from hot.settings import Settings, get_settings
 from serving.core import deps as core_deps
@@ -41,9 +43,9 @@ ROUTE_HANDLERS: list[ControllerRouterHandler] = [
 """Every controller / route handler of the app (``BENCH_HANDLERS`` aside)."""
 
 
-def create_app(settings: Settings | None = None, *, reranker: Reranker | None = None) -> Litestar:
-    """The API app; ``settings`` default to the environment's, ``reranker`` to the LanceDB
-    personal ranking when embeddings exist (else the global order)."""
+def create_app(settings: Settings | None = None, *, reranker: Reranker | None = None) -> ASGIApp:
+    """The API as an ASGI app; ``settings`` default to the environment's, ``reranker`` to the
+    LanceDB personal ranking when embeddings exist (else the global order)."""
     settings = settings or get_settings()
     reranker = reranker or default_reranker(settings)
     configure_logging()
@@ -74,5 +76,6 @@ def create_app(settings: Settings | None = None, *, reranker: Reranker | None = 
         ),
         logging_config=None,
     )
-    app.asgi_handler = ObservabilityMiddleware(AllowedMethods(app.asgi_handler, app), access_log)
-    return app
+    # Plain ASGI wrappers around the app rather than Litestar middleware, which runs only
+    # once a route matched: the access log and the metrics count 404s too.
+    return ObservabilityMiddleware(AllowedMethods(app), access_log)

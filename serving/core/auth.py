@@ -211,9 +211,13 @@ Guard = Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], None]
 
 
 def require_role(role: str) -> Guard:
-    """A guard: 401 without a valid token, 403 ``forbidden`` without ``role``."""
+    """A guard: 401 without a valid token, 403 ``forbidden`` without ``role``; ``OPTIONS``
+    passes (Litestar's own handler, listing the path's methods: a CORS preflight carries no
+    credentials)."""
 
     def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        if connection.scope.get("method") == "OPTIONS":
+            return
         if not authenticate(connection).has_role(role):
             raise ApiError(403, "forbidden", f"the {role!r} role is required")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 
 HOT_FLAG = "hot_enabled"
 
@@ -15,6 +16,13 @@ def flag_enabled(headers: Sequence[str], default: bool, name: str = HOT_FLAG) ->
     """
     if not headers:
         return default
+    return _pairs_enable(tuple(headers), name)
+
+
+@lru_cache(maxsize=128)
+def _pairs_enable(headers: tuple[str, ...], name: str) -> bool:
+    # Memoised: clients send the same few header values, and splitting them was a visible
+    # part of the feed's per-request cost.
     enabled = False
     for header in headers:
         for pair in header.split(","):

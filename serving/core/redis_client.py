@@ -6,9 +6,6 @@ client (``hot.redis_client``), on the same key layout (``hot.keys``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.client import Pipeline
 from redis.asyncio.cluster import ClusterPipeline, RedisCluster
@@ -17,6 +14,7 @@ from redis.exceptions import RedisClusterException, RedisError
 from redis.retry import Retry
 
 from hot.settings import Settings
+from serving.core._redis_internals import drop_routing_keys_in_callbacks
 
 REDIS_SOCKET_TIMEOUT_SEC = 0.5
 REDIS_POOL_SIZE = 32
@@ -61,7 +59,7 @@ def create_redis(url: str, cluster: bool = False) -> AsyncRedis:
     if cluster:
         # One pool per node; a full one fails at once (MaxConnectionsError) rather than queue.
         client = RedisCluster.from_url(url, max_connections=REDIS_POOL_SIZE, **timeouts)
-        _callbacks_ignore_keys(client)
+        drop_routing_keys_in_callbacks(client)  # its MULTI/EXEC would fail otherwise
         return client
     pool = BlockingConnectionPool.from_url(
         url, max_connections=REDIS_POOL_SIZE, timeout=REDIS_SOCKET_TIMEOUT_SEC, **timeouts
@@ -80,26 +78,6 @@ async def transaction(redis: AsyncRedis) -> AsyncPipeline:
     if isinstance(redis, RedisCluster):
         await redis.initialize()
     return redis.pipeline(transaction=True)
-
-
-def _callbacks_ignore_keys(client: RedisCluster) -> None:
-    """Make the response callbacks of ``client`` ignore the routing-only ``keys`` option.
-
-    redis-py 8.1's asyncio cluster MULTI/EXEC hands each command's ``keys`` to its response
-    callback (its other paths drop it first), so e.g. SMEMBERS in a transaction raises
-    TypeError. The table is the client's own, shared with its nodes.
-    """
-    callbacks = client.response_callbacks
-    for command, callback in list(callbacks.items()):
-        callbacks[command] = _ignoring_keys(callback)
-
-
-def _ignoring_keys(callback: Callable[..., Any]) -> Callable[..., Any]:
-    def call(response: Any, **options: Any) -> Any:
-        options.pop("keys", None)
-        return callback(response, **options)
-
-    return call
 
 
 async def close_redis(client: AsyncRedis) -> None:

@@ -100,6 +100,7 @@ class FeedCache:
         self._snapshots: OrderedDict[str, LoadedSnapshot] = OrderedDict()
         self._builds: dict[tuple[str, int], asyncio.Task[FeedView | None]] = {}
         self._current: FeedView | None = None
+        self._fresh_served: Served | None = None
         self._confirmed_at: dict[str, float] = {}
         self._last_ok = float("-inf")
         self._down_until = float("-inf")
@@ -113,7 +114,11 @@ class FeedCache:
         """The current snapshot's view; raises NoSnapshot or FeedUnavailable."""
         try:
             snapshot_id, _, version = await self._probe.read(None)
-            view = await self._view(snapshot_id, version) if snapshot_id else None
+            # A view already built is taken without a coroutine: the path of nearly every
+            # request.
+            view = self._views.get((snapshot_id, version)) if snapshot_id else None
+            if view is None and snapshot_id:
+                view = await self._view(snapshot_id, version)
         except FeedUnavailable:
             return self._stale(self._current, "redis is unreachable")
         if view is None:
@@ -148,7 +153,11 @@ class FeedCache:
 
     def _fresh(self, view: FeedView) -> Served:
         self._confirmed_at[view.snapshot_id] = self._clock()
-        return Served(view)
+        served = self._fresh_served
+        if served is None or served.view is not view:
+            # Immutable and the same for every request of a view: built once per view.
+            served = self._fresh_served = Served(view)
+        return served
 
     def _stale(self, view: FeedView | None, reason: str) -> Served:
         """``view`` from memory while it is young enough; FeedUnavailable after that."""

@@ -29,14 +29,18 @@ class FreshReads(Generic[K, V]):
         self._tasks: set[asyncio.Task[None]] = set()
         self._closed = False
 
-    async def read(self, key: K) -> V:
-        """The result of a fetch of ``key`` that started after this call."""
+    def read(self, key: K) -> asyncio.Future[V]:
+        """The result, to await, of a fetch of ``key`` that started after this call.
+
+        A plain method handing back the caller's future: one coroutine less per request on
+        the feed's hot path than an ``async def`` awaiting it.
+        """
         future: asyncio.Future[V] = asyncio.get_running_loop().create_future()
         if key in self._running:
             self._queued.setdefault(key, []).append(future)
         else:
             self._launch(key, [future])
-        return await future
+        return future
 
     def _launch(self, key: K, waiters: list[asyncio.Future[V]]) -> None:
         self._running.add(key)
