@@ -43,24 +43,14 @@ Metrics = dict[str, float]
 METHODS = ("personal", "global", "popular")
 
 
-def _subset(inter: Interactions, mask: np.ndarray) -> Interactions:
-    return Interactions(
-        user_ids=inter.user_ids[mask],
-        video_ids=inter.video_ids[mask],
-        weight=inter.weight[mask],
-        watch_sec=inter.watch_sec[mask],
-        last_epoch=inter.last_epoch[mask],
-        known_videos=inter.known_videos,
-    )
-
-
 def time_split(
     inter: Interactions, fraction: float = HOLDOUT_FRACTION
 ) -> tuple[Interactions, Interactions]:
     """``(train, holdout)``: of each user with 2+ pairs, the latest ``ceil(fraction · n)``
     pairs (by their latest event; ties by video id) held out."""
-    order = np.lexsort((inter.video_ids, inter.last_epoch, inter.user_ids))
-    users = inter.user_ids[order]
+    codes = inter.codes  # integers sort much faster than strings, in the same order
+    order = np.lexsort((codes.video_idx, inter.last_epoch, codes.user_idx))
+    users = codes.user_idx[order]
     starts = np.flatnonzero(np.r_[True, users[1:] != users[:-1]])
     counts = np.diff(np.r_[starts, len(users)])
     held = np.where(counts >= 2, np.ceil(fraction * counts).astype(np.int64), 0)
@@ -68,7 +58,7 @@ def time_split(
     from_end = np.repeat(counts, counts) - position  # 1 for a user's latest pair
     holdout = np.zeros(len(users), dtype=bool)
     holdout[order] = from_end <= np.repeat(held, counts)
-    return _subset(inter, ~holdout), _subset(inter, holdout)
+    return inter.subset(~holdout), inter.subset(holdout)
 
 
 def hot_proxy(
@@ -80,8 +70,9 @@ def hot_proxy(
         return {}
     now = float(inter.last_epoch.max())
     decayed = inter.weight * np.exp2(-(now - inter.last_epoch) / (half_life_hours * 3600.0))
-    videos, idx = np.unique(inter.video_ids, return_inverse=True)
-    return dict(zip(videos.tolist(), np.bincount(idx, weights=decayed).tolist(), strict=True))
+    codes = inter.codes
+    mass = np.bincount(codes.video_idx, weights=decayed, minlength=len(codes.videos))
+    return {v: m for v, m in zip(codes.videos.tolist(), mass.tolist(), strict=True) if m > 0}
 
 
 def _lookup(sorted_ids: np.ndarray, ids: np.ndarray) -> np.ndarray:
@@ -127,19 +118,20 @@ class EvalSet:
         candidates = np.array(sorted(hot), dtype=str)
         hot_scores = np.array([hot[v] for v in candidates.tolist()], dtype=np.float64)
         n = len(candidates)
-        train_cols = _lookup(candidates, train.video_ids)
+        train_cols = _lookup(candidates, train.codes.videos)[train.codes.video_idx]
         popularity = np.bincount(train_cols[train_cols >= 0], minlength=n).astype(np.float64)
-        hold_cols = _lookup(candidates, holdout.video_ids)
+        hold_cols = _lookup(candidates, holdout.codes.videos)[holdout.codes.video_idx]
         in_cands = hold_cols >= 0
-        users = np.unique(holdout.user_ids[in_cands])
+        users = np.unique(holdout.codes.users[holdout.codes.user_idx[in_cands]])
         if len(users) > max_users:
             rng = np.random.default_rng(seed)
             users = np.sort(rng.choice(users, size=max_users, replace=False))
-        rows = _lookup(users, holdout.user_ids)
+        # Ids looked up once per vocabulary entry, not per pair (millions of strings).
+        rows = _lookup(users, holdout.codes.users)[holdout.codes.user_idx]
         keep = in_cands & (rows >= 0)
         relevant = np.zeros((len(users), n), dtype=bool)
         relevant[rows[keep], hold_cols[keep]] = True
-        train_rows = _lookup(users, train.user_ids)
+        train_rows = _lookup(users, train.codes.users)[train.codes.user_idx]
         both = (train_rows >= 0) & (train_cols >= 0)
         seen = sparse.csr_matrix(
             (np.ones(int(both.sum()), dtype=np.float32), (train_rows[both], train_cols[both])),

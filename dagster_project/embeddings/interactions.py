@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import duckdb
@@ -39,6 +40,42 @@ class Interactions:
     def known_users(self) -> frozenset[str]:
         """Users with at least one counted interaction."""
         return frozenset(self.user_ids.tolist())
+
+    @cached_property
+    def codes(self) -> Codes:
+        """The ids as integer codes into sorted vocabularies (computed once: sorting millions
+        of strings is the slowest step of building a matrix)."""
+        users, user_idx = np.unique(self.user_ids, return_inverse=True)
+        videos, video_idx = np.unique(self.video_ids, return_inverse=True)
+        return Codes(users, user_idx, videos, video_idx)
+
+    def subset(self, mask: np.ndarray) -> Interactions:
+        """The rows of ``mask``, sharing this set's vocabularies (an id without rows in the
+        subset keeps its code: an empty row or column of its matrices)."""
+        sub = Interactions(
+            user_ids=self.user_ids[mask],
+            video_ids=self.video_ids[mask],
+            weight=self.weight[mask],
+            watch_sec=self.watch_sec[mask],
+            last_epoch=self.last_epoch[mask],
+            known_videos=self.known_videos,
+        )
+        codes = self.codes
+        # cached_property stores in the instance dict; a frozen dataclass allows that.
+        sub.__dict__["codes"] = Codes(
+            codes.users, codes.user_idx[mask], codes.videos, codes.video_idx[mask]
+        )
+        return sub
+
+
+@dataclass(frozen=True)
+class Codes:
+    """Integer codes of an :class:`Interactions`' ids: ``users[user_idx]`` are its user ids."""
+
+    users: np.ndarray
+    user_idx: np.ndarray
+    videos: np.ndarray
+    video_idx: np.ndarray
 
 
 def read_interactions(
