@@ -19,22 +19,22 @@ from __future__ import annotations
 
 import os
 from collections import OrderedDict
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from typing import Any
 
 import sqlalchemy as db
-from dagster import Field, StringSource
-from dagster._config import UserConfigSchema
-from dagster._core.events.log import EventLogEntry
-from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
-    INDEX_SHARD_NAME,
-    SqliteEventLogStorage,
-)
-from dagster._core.storage.sql import create_engine
-from dagster._serdes import ConfigurableClassData
-from sqlalchemy.engine import Connection, Engine
+from dagster import EventLogEntry, Field, StringSource
+from sqlalchemy.engine import Engine
 from sqlalchemy.pool import StaticPool
+
+from dagster_project._dagster_internals import (
+    INDEX_SHARD_NAME,
+    ConfigurableClassData,
+    EngineChoosingSqliteEventLog,
+    SqliteEventLogStorage,
+    UserConfigSchema,
+)
+from hot.settings import get_settings
 
 SQLITE_BUSY_TIMEOUT_SECONDS = 30
 RUN_SHARDS_KEPT_OPEN = 2
@@ -48,12 +48,12 @@ def _normal_sync(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-class PassEventLogStorage(SqliteEventLogStorage):
+class PassEventLogStorage(EngineChoosingSqliteEventLog):
     """``SqliteEventLogStorage`` with a kept-open index connection and WAL ``NORMAL`` sync.
 
     Configured in ``dagster.yaml`` as ``event_log_storage`` (see
     :data:`dagster_project.runner.DAGSTER_YAML`); same files, same schema, interchangeable
-    with the stock storage.
+    with the stock storage, which ``HOT_STOCK_INTERNALS=1`` configures instead.
     """
 
     def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None) -> None:
@@ -70,16 +70,19 @@ class PassEventLogStorage(SqliteEventLogStorage):
     @classmethod
     def from_config_value(  # type: ignore[override]
         cls, inst_data: ConfigurableClassData | None, config_value: dict[str, Any]
-    ) -> PassEventLogStorage:
-        """Build from the ``config`` block of ``dagster.yaml`` (none needed)."""
+    ) -> SqliteEventLogStorage:
+        """Build from the ``config`` block of ``dagster.yaml`` (none needed): this storage,
+        or the stock one on the same files with ``HOT_STOCK_INTERNALS=1``."""
         base_dir = config_value.get("base_dir") or os.path.join(
             os.environ["DAGSTER_HOME"], "history", "runs"
         )
+        if get_settings().stock_internals:
+            return SqliteEventLogStorage(base_dir=base_dir, inst_data=inst_data)
         return cls(base_dir=base_dir, inst_data=inst_data)
 
     def _kept_open_engine(self, shard: str) -> Engine:
-        # One connection, shared by the threads ``_db_lock`` takes turns.
-        engine = create_engine(
+        # One connection, shared by the threads the storage's lock takes turns.
+        engine = db.create_engine(
             self.conn_string_for_shard(shard),
             poolclass=StaticPool,
             connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS, "check_same_thread": False},
@@ -87,8 +90,8 @@ class PassEventLogStorage(SqliteEventLogStorage):
         db.event.listen(engine, "connect", _normal_sync)
         return engine
 
-    def _engine(self, shard: str) -> Engine:
-        # Called by ``_connect`` only, under its ``_db_lock``.
+    def engine_for(self, shard: str) -> Engine:
+        """The kept-open engine of ``shard`` (called under the storage's lock)."""
         if shard == INDEX_SHARD_NAME:
             if self._index_engine is None:
                 self._index_engine = self._kept_open_engine(shard)
@@ -100,16 +103,6 @@ class PassEventLogStorage(SqliteEventLogStorage):
                 self._run_engines.popitem(last=False)[1].dispose()
         self._run_engines[shard] = engine  # the most recently used last
         return engine
-
-    @contextmanager
-    def _connect(self, shard: str) -> Iterator[Connection]:
-        with self._db_lock:
-            engine = self._engine(shard)
-            if shard not in self._initialized_dbs:
-                self._initdb(engine)
-                self._initialized_dbs.add(shard)
-            with engine.connect() as conn, conn.begin():
-                yield conn
 
     def store_event(self, event: EventLogEntry) -> None:
         """Store as the stock storage does, then wake the watchers of the event's run."""
@@ -125,7 +118,7 @@ class PassEventLogStorage(SqliteEventLogStorage):
 
     def wipe(self) -> None:
         """Close the kept-open run shards before the stock wipe deletes their files."""
-        with self._db_lock:
+        with self.storage_lock():
             self._close_run_engines()
         super().wipe()
 

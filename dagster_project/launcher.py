@@ -28,17 +28,19 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
-from dagster import _check as check
-from dagster._core.launcher.base import (
+from dagster import DagsterRun, DefaultRunLauncher
+
+from dagster_project._dagster_internals import (
     CheckRunHealthResult,
+    ConfigurableClass,
+    ConfigurableClassData,
     LaunchRunContext,
     RunLauncher,
     WorkerStatus,
+    execute_run_line,
+    launcher_instance,
 )
-from dagster._core.storage.dagster_run import DagsterRun
-from dagster._grpc.types import ExecuteRunArgs
-from dagster._serdes import ConfigurableClass, serialize_value
-from dagster._serdes.config_class import ConfigurableClassData
+from hot.settings import get_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 WARM_SPARES = 2
@@ -82,8 +84,11 @@ class WarmProcessRunLauncher(RunLauncher, ConfigurableClass):
     @classmethod
     def from_config_value(
         cls, inst_data: ConfigurableClassData, config_value: dict[str, Any]
-    ) -> WarmProcessRunLauncher:
-        """The launcher of ``dagster.yaml``."""
+    ) -> RunLauncher:
+        """The launcher of ``dagster.yaml``: this one, or Dagster's stock launcher (a new
+        process per run, started at launch) with ``HOT_STOCK_INTERNALS=1``."""
+        if get_settings().stock_internals:
+            return DefaultRunLauncher(inst_data=inst_data)
         return cls(inst_data=inst_data)
 
     def _start_warm(self) -> tuple[subprocess.Popen[bytes], float]:
@@ -116,16 +121,10 @@ class WarmProcessRunLauncher(RunLauncher, ConfigurableClass):
     def launch_run(self, context: LaunchRunContext) -> None:
         """Hand the run to the warm process, then start the next one for the next run."""
         run = context.dagster_run
-        check.inst_param(run, "run", DagsterRun)
-        args = ExecuteRunArgs(
-            job_origin=run.job_code_origin,  # type: ignore[arg-type]
-            run_id=run.run_id,
-            instance_ref=self._instance.get_ref(),
-            set_exit_code_on_failure=True,
-        )
+        line = execute_run_line(run, launcher_instance(self))
         proc = self._take_warm()
         assert proc.stdin is not None
-        proc.stdin.write(serialize_value(args).encode() + b"\n")
+        proc.stdin.write(line)
         proc.stdin.close()
         self._running[run.run_id] = proc
         # The next runs' processes warm up while this one runs.
@@ -153,9 +152,10 @@ class WarmProcessRunLauncher(RunLauncher, ConfigurableClass):
         proc = self._running.get(run_id)
         if proc is None or proc.poll() is not None:
             return False
-        run = self._instance.get_run_by_id(run_id)
+        instance = launcher_instance(self)
+        run = instance.get_run_by_id(run_id)
         if run is not None:
-            self._instance.report_run_canceling(run)
+            instance.report_run_canceling(run)
         proc.terminate()
         return True
 

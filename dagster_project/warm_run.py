@@ -64,9 +64,9 @@ def main() -> None:
     warming.join()  # a run handed over early waits for the rest of the warm-up
     if not line:
         return
-    from dagster._cli.api import api_cli
+    from dagster_project._dagster_internals import execute_run
 
-    api_cli.main(["execute_run", line], prog_name="dagster api")
+    execute_run(line)
 
 
 if __name__ == "__main__":

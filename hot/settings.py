@@ -79,6 +79,10 @@ class Settings:
     """Mount the /bench/* comparison endpoints (``HOT_BENCH_ENDPOINTS=1``; bench/api.py only)."""
     redis_cluster: bool = False
     """``HOT_REDIS_URL`` is a node of a Redis Cluster (``HOT_REDIS_CLUSTER=1``)."""
+    stock_internals: bool = False
+    """Run on the dependencies' stock behaviour where the project tunes their internals
+    (``HOT_STOCK_INTERNALS=1``): Dagster's default run launcher and SQLite event log, dbt
+    through dagster-dbt's ``dbt`` subprocess; for an upgrade the contract tests flag."""
     engine: str = "duckdb"
     """The engine of the Hot Score Job (``HOT_ENGINE``, SPEC §9): ``duckdb`` or ``spark``."""
     spark_host: str | None = None
@@ -165,6 +169,7 @@ class Settings:
             embed_tune_budget_sec=_env_float("HOT_EMBED_TUNE_BUDGET_SEC", 900.0),
             bench_endpoints=_env_bool("HOT_BENCH_ENDPOINTS", False),
             redis_cluster=_env_bool("HOT_REDIS_CLUSTER", False),
+            stock_internals=_env_bool("HOT_STOCK_INTERNALS", False),
             engine=(os.environ.get("HOT_ENGINE") or "duckdb").strip().lower(),
             spark_host=_env_str("HOT_SPARK_HOST"),
             spark_port=_env_int("HOT_SPARK_PORT", 10000),

@@ -1,7 +1,7 @@
 """dbt domain: staging → intermediate → marts, with dbt tests as asset checks."""
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -12,13 +12,9 @@ from dagster import (
     AssetSelection,
     Config,
 )
-from dagster_dbt import dbt_assets
-from dagster_dbt.asset_utils import (
-    get_asset_check_key_for_test,
-    get_manifest_and_translator_from_dbt_assets,
-)
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
-from dagster_project.project import dbt_project, ensure_manifest
+from dagster_project.project import dbt_env, dbt_project, ensure_manifest
 from dagster_project.resources.dbt_inprocess import stream_dbt
 from hot.settings import get_settings
 
@@ -28,6 +24,21 @@ class DbtBuildConfig(Config):
 
     now_epoch: float = 0.0
 
+
+DBT_GROUP = "scoring"
+"""The Dagster asset group of the dbt models, beside ``ingest``, ``publish`` and ``embeddings``."""
+
+
+class HotDbtTranslator(DagsterDbtTranslator):
+    """dagster-dbt's translation of the project, with every model in :data:`DBT_GROUP`."""
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        """The one group of the dbt models (the project sets no group of its own)."""
+        return DBT_GROUP
+
+
+MANIFEST: Mapping[str, Any] = json.loads(ensure_manifest().read_text())
+"""dbt's manifest, read once: the assets and the full-scan check selection are built from it."""
 
 FULL_SCAN_TAG = "full_scan"
 """Tags a data test, or a model all of whose data tests, scans a table that grows with the
@@ -63,31 +74,43 @@ def build_args(now_epoch: float, log_dir: Path) -> list[str]:
     return args
 
 
-@dbt_assets(manifest=ensure_manifest(), project=dbt_project)
+@dbt_assets(manifest=MANIFEST, project=dbt_project, dagster_dbt_translator=HotDbtTranslator())
 def hot_dbt_assets(context: AssetExecutionContext, config: DbtBuildConfig) -> Iterator[Any]:
     """`dbt build` of the selected models and their data tests, in the run's process."""
     # One target dir (compiled SQL of the last run) and one dbt log per deployment.
-    data_dir = get_settings().data_dir
-    args = build_args(config.now_epoch, data_dir / "dbt_logs")
-    yield from stream_dbt(context, args, data_dir / "dbt_target")
+    settings = get_settings()
+    args = build_args(config.now_epoch, settings.data_dir / "dbt_logs")
+    target = settings.data_dir / "dbt_target"
+    if settings.stock_internals:
+        # dagster-dbt's own way: a `dbt` subprocess, which parses the project again.
+        dbt_env()
+        invocation = DbtCliResource(project_dir=dbt_project).cli(
+            args, context=context, target_path=target
+        )
+        yield from invocation.stream()
+        return
+    yield from stream_dbt(context, args, target)
 
 
-def full_scan_check_keys(assets: AssetsDefinition) -> set[AssetCheckKey]:
+def full_scan_check_keys(
+    assets: AssetsDefinition, manifest: Mapping[str, Any]
+) -> set[AssetCheckKey]:
     """The asset checks of ``assets`` whose data test is tagged ``full_scan`` or attached to a
     model tagged so. dbt does not pass a model's config tags on to its tests, hence the walk
-    over the manifest the assets were built from (no second read of it)."""
-    manifest, translator, project = get_manifest_and_translator_from_dbt_assets([assets])
-    keys: set[AssetCheckKey | None] = set()
-    for unique_id, node in manifest["nodes"].items():
+    over the manifest the assets were built from. A check is named after its test, and dbt
+    keeps test names unique within a project."""
+    nodes = manifest["nodes"]
+    names = set()
+    for node in nodes.values():
         if node["resource_type"] != "test":
             continue
-        parent = manifest["nodes"].get(node.get("attached_node") or "", {})
+        parent = nodes.get(node.get("attached_node") or "", {})
         if FULL_SCAN_TAG in node["tags"] or FULL_SCAN_TAG in parent.get("tags", ()):
-            keys.add(get_asset_check_key_for_test(manifest, translator, unique_id, project))
+            names.add(node["name"])
     # Source tests have no asset check here (the raw tables are the ingest's assets).
-    return keys & assets.check_keys
+    return {key for key in assets.check_keys if key.name in names}
 
 
-FULL_SCAN_CHECKS = AssetSelection.checks(*full_scan_check_keys(hot_dbt_assets))
+FULL_SCAN_CHECKS = AssetSelection.checks(*full_scan_check_keys(hot_dbt_assets, MANIFEST))
 """The asset checks of the full-scan data tests (no assets): run by their own job on a
 schedule and in CI (tests/dbt), not on every pass."""

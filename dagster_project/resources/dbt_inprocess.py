@@ -1,4 +1,4 @@
-"""dbt inside the run process: its manifest loaded once per version, its ingest SQL rendered
+"""dbt inside the run process: its manifest parsed once per version, its ingest SQL rendered
 once per version, its commands run through dbt's programmatic runner (no subprocess)."""
 
 from __future__ import annotations
@@ -15,14 +15,16 @@ from typing import TYPE_CHECKING, Any
 
 from dagster import AssetExecutionContext, Failure
 
+from dagster_project import _dbt_internals
+from dagster_project._dagster_dbt_internals import asset_events, step_command
 from dagster_project.project import DBT_PROJECT_DIR, dbt_env, ensure_manifest
 from hot.settings import get_settings
 from hot.warehouse import spark_session
 
 if TYPE_CHECKING:
     from dbt.cli.main import dbtRunnerResult
-    from dbt.contracts.graph.manifest import Manifest
-    from dbt_common.events.base_types import EventMsg
+
+    from dagster_project._dbt_internals import EventMsg, Manifest
 
 INGEST_SQL_FILE = "hot_ingest_sql.json"
 """Where the rendered ingest statements are kept, beside the manifest they were rendered from."""
@@ -32,21 +34,29 @@ def _version(manifest: Path) -> int:
     return manifest.stat().st_mtime_ns
 
 
-@lru_cache(maxsize=2)
-def _load_manifest(path: str, version: int) -> Manifest:
-    """dbt's ``Manifest`` as its last parse left it for partial parsing (``manifest.json``
-    lacks what running tests needs)."""
-    from dbt.contracts.graph.manifest import Manifest
-    from dbt.parser.manifest import extended_mashumuro_decoder
+def _project_args(project_dir: Path = DBT_PROJECT_DIR) -> list[str]:
+    return ["--project-dir", str(project_dir), "--profiles-dir", str(DBT_PROJECT_DIR)]
 
-    data = Path(path).read_bytes()
-    return Manifest.from_msgpack(data, decoder=extended_mashumuro_decoder)  # type: ignore[no-any-return]
+
+@lru_cache(maxsize=2)
+def _parsed_manifest(target: str, version: int) -> Manifest:
+    """dbt's ``Manifest`` from a ``dbt parse`` in this process (dbt's programmatic API): dbt
+    reads the partial-parse state the project's preparation left in ``target`` and re-parses
+    only what changed since, which is nothing once :func:`ensure_manifest` is done."""
+    from dbt.cli.main import dbtRunner
+
+    dbt_env()
+    args = ["parse", "--quiet", "--no-write-json", "--log-level-file", "none"]
+    result = dbtRunner().invoke([*args, *_project_args(), "--target-path", target])
+    if not result.success or result.result is None:
+        raise RuntimeError(f"dbt could not parse the project: {result.exception}")
+    return result.result  # type: ignore[no-any-return]
 
 
 def dbt_manifest() -> Manifest:
     """The project's parsed manifest, (re)parsed only when a project file changed."""
-    path = ensure_manifest().with_name("partial_parse.msgpack")
-    return _load_manifest(str(path), _version(path))
+    path = ensure_manifest()
+    return _parsed_manifest(str(path.parent), _version(path))
 
 
 def compile_macro_templates() -> int:
@@ -54,12 +64,7 @@ def compile_macro_templates() -> int:
     process-wide template cache; returns how many. A process's first ``dbt build`` otherwise
     compiles each macro it calls on first use: about 1.3 s of a small pass in a new run
     process, and 1.2 s here, before the run is known (docs/benchmarks.md)."""
-    from dbt_common.clients.jinja import template_cache
-
-    macros = dbt_manifest().macros.values()
-    for macro in macros:
-        template_cache.get_node_template(macro)
-    return len(macros)
+    return _dbt_internals.compile_macro_templates(dbt_manifest())
 
 
 def warm_dbt() -> None:
@@ -69,9 +74,7 @@ def warm_dbt() -> None:
     new run process's first pass, docs/benchmarks.md). It is a ``dbt compile --inline`` that
     neither introspects nor opens the warehouse: a pass in another process may hold DuckDB's
     single-writer lock. DuckDB only: dbt-spark would start a Spark session to compile."""
-    import dbt.task.build  # noqa: F401  (the test, run and compile tasks with it)
-    import dbt_common.clients.agate_helper  # noqa: F401  (imported by the first query)
-
+    _dbt_internals.warm_imports()
     if get_settings().engine != "duckdb":
         return
     with tempfile.TemporaryDirectory(prefix="hot-dbt-warm-") as tmp:
@@ -97,21 +100,13 @@ def invoke(
         # here first, with the warehouse and metastore of HOT_DATA_DIR (hot.warehouse).
         spark_session(settings)
     manifest = dbt_manifest() if project_dir == DBT_PROJECT_DIR else None
-    project = ["--project-dir", str(project_dir), "--profiles-dir", str(DBT_PROJECT_DIR)]
+    runner = dbtRunner(manifest=manifest, callbacks=callbacks or [])
     try:
-        return dbtRunner(manifest=manifest, callbacks=callbacks or []).invoke([*args, *project])
+        return runner.invoke([*args, *_project_args(project_dir)])
     finally:
-        _close_duckdb()
-
-
-def _close_duckdb() -> None:
-    """Close the DuckDB database dbt-duckdb may keep open in this process after a command,
-    so the next step (or process) can open the warehouse, read-only or not."""
-    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
-
-    with DuckDBConnectionManager._LOCK:
-        if DuckDBConnectionManager._ENV is not None:
-            DuckDBConnectionManager._ENV.close()
+        # dbt-duckdb keeps the database open after a command: the next step (or process)
+        # must be able to open the warehouse, read-only or not.
+        _dbt_internals.close_duckdb()
 
 
 _RESULT_EVENTS = frozenset(
@@ -125,41 +120,18 @@ def stream_dbt(context: AssetExecutionContext, args: Sequence[str], target: Path
     events as the nodes finish: what ``DbtCliResource.cli(...).stream()`` yields, without a
     subprocess and without a parse. The selection is the step's (its subset of models and
     checks), computed as dagster-dbt does; a failed node fails the step after its events."""
-    from dagster_dbt import DagsterDbtTranslator
-    from dagster_dbt.asset_utils import (
-        extract_runtime_selection_from_args,
-        get_updated_cli_invocation_params_for_context,
-    )
-    from dagster_dbt.core.dbt_cli_event import DbtCoreCliEventMessage
-    from dbt_common.events.functions import msg_to_dict
-
-    cleaned, selects, excludes = extract_runtime_selection_from_args(args)
-    params = get_updated_cli_invocation_params_for_context(
-        context=context,
-        manifest={},
-        dagster_dbt_translator=DagsterDbtTranslator(),
-        runtime_selects=selects,
-        runtime_excludes=excludes,
-    )
-    indirect = ["--indirect-selection", params.indirect_selection]
-    full_args = [
-        *cleaned,
-        *params.selection_args,
-        *(indirect if params.indirect_selection else []),
-        "--target-path",
-        str(target),
-    ]
-    project_dir = Path(params.dbt_project.project_dir) if params.dbt_project else DBT_PROJECT_DIR
+    command = step_command(context, args)
+    full_args = [*command.args, "--target-path", str(target)]
     context.log.debug(f"dbt {' '.join(full_args)}")
     results: queue.Queue[Any] = queue.Queue()
 
     def on_event(msg: EventMsg) -> None:
-        if msg.info.name in _RESULT_EVENTS:
-            results.put(msg_to_dict(msg))
+        if _dbt_internals.event_name(msg) in _RESULT_EVENTS:
+            results.put(_dbt_internals.event_dict(msg))
 
     def run() -> None:
         try:
-            results.put(invoke(full_args, [on_event], project_dir))
+            results.put(invoke(full_args, [on_event], command.project_dir or DBT_PROJECT_DIR))
         except BaseException as exc:  # handed to the step's thread, which raises it
             results.put(exc)
         finally:
@@ -173,14 +145,7 @@ def stream_dbt(context: AssetExecutionContext, args: Sequence[str], target: Path
         if isinstance(item, dict):
             # dbt prints each node's line itself (the step's stdout): a log record here would
             # be one more event-log write per node.
-            event = DbtCoreCliEventMessage(raw_event=item, event_history_metadata={})
-            yield from event.to_default_asset_events(
-                manifest=params.manifest,
-                dagster_dbt_translator=params.dagster_dbt_translator,
-                context=context,
-                target_path=target,
-                project=params.dbt_project,
-            )
+            yield from asset_events(command, context, item, target)
         else:
             outcome = item
     worker.join()
@@ -188,7 +153,7 @@ def stream_dbt(context: AssetExecutionContext, args: Sequence[str], target: Path
         raise outcome
     if outcome is None or not outcome.success:
         detail = getattr(outcome, "exception", None) or "a model or test failed"
-        raise Failure(description=f"dbt {' '.join(cleaned[:1])} failed: {detail}")
+        raise Failure(description=f"dbt {' '.join(args[:1])} failed: {detail}")
 
 
 @lru_cache(maxsize=2)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from dagster import AssetCheckKey, AssetKey
 
+from dagster_project.assets.dbt import DBT_GROUP, hot_dbt_assets
 from dagster_project.definitions import defs
 
 
@@ -67,3 +68,11 @@ def test_a_pass_is_dequeued_before_the_runs_that_do_not_freshen_the_feed() -> No
     for serving in ("hot_pipeline", "hot_republish"):
         for other in ("hot_embeddings", "hot_full_scan_checks"):
             assert priority(serving) > priority(other)
+
+
+def test_the_dbt_models_are_a_group_of_their_own() -> None:
+    """The UI shows the models as ``scoring`` beside ``ingest``, ``publish``, ``embeddings``."""
+    graph = defs.get_repository_def().asset_graph
+    assert {graph.get(key).group_name for key in hot_dbt_assets.keys} == {DBT_GROUP}
+    groups = {graph.get(key).group_name for key in graph.get_all_asset_keys()}
+    assert groups == {"ingest", DBT_GROUP, "publish", "embeddings"}

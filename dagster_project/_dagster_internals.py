@@ -1,0 +1,104 @@
+"""Dagster's internals the pipeline relies on, in one place: what Dagster has no public API for.
+
+- A run launcher of our own (:mod:`dagster_project.launcher`): the base classes of a run
+  launcher and of a class ``dagster.yaml`` names (``RunLauncher``, ``LaunchRunContext``,
+  ``CheckRunHealthResult``, ``WorkerStatus``, ``ConfigurableClass``,
+  ``ConfigurableClassData``), the instance a launcher is registered with, and the serialized
+  arguments and entry point of ``dagster api execute_run`` (``ExecuteRunArgs``,
+  ``dagster._cli.api.api_cli``), which the warm run process runs (:mod:`dagster_project.warm_run`).
+- An event log with kept-open connections (:mod:`dagster_project.event_log`): the stock
+  ``SqliteEventLogStorage``, its index shard's name, and the one method it opens a shard's
+  connection in (``_connect``, with its ``_db_lock``, ``_initialized_dbs`` and ``_initdb``):
+  :class:`EngineChoosingSqliteEventLog` overrides that method and nothing else.
+
+Fallback: ``HOT_STOCK_INTERNALS=1`` makes the configured launcher and event log Dagster's stock
+ones (``DefaultRunLauncher``, ``SqliteEventLogStorage``: same files, same schema).
+tests/pipeline/test_internals_contract.py says in one line which of these an upgrade moved.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from dagster import DagsterInstance, DagsterRun, serialize_value
+from dagster._config import UserConfigSchema
+from dagster._core.launcher.base import (
+    CheckRunHealthResult,
+    LaunchRunContext,
+    RunLauncher,
+    WorkerStatus,
+)
+from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
+    INDEX_SHARD_NAME,
+    SqliteEventLogStorage,
+)
+from dagster._grpc.types import ExecuteRunArgs
+from dagster._serdes import ConfigurableClass, ConfigurableClassData
+from sqlalchemy.engine import Connection, Engine
+
+__all__ = [
+    "INDEX_SHARD_NAME",
+    "CheckRunHealthResult",
+    "ConfigurableClass",
+    "ConfigurableClassData",
+    "EngineChoosingSqliteEventLog",
+    "LaunchRunContext",
+    "RunLauncher",
+    "SqliteEventLogStorage",
+    "UserConfigSchema",
+    "WorkerStatus",
+    "execute_run",
+    "execute_run_line",
+    "launcher_instance",
+]
+
+
+def launcher_instance(launcher: RunLauncher) -> DagsterInstance:
+    """The instance ``launcher`` was registered with (Dagster sets it after construction)."""
+    return launcher._instance  # type: ignore[no-any-return]
+
+
+def execute_run_line(run: DagsterRun, instance: DagsterInstance) -> bytes:
+    """The one line ``dagster api execute_run`` takes for ``run``: its serialized arguments
+    (exit code 1 when the run fails)."""
+    args = ExecuteRunArgs(
+        job_origin=run.job_code_origin,  # type: ignore[arg-type]
+        run_id=run.run_id,
+        instance_ref=instance.get_ref(),
+        set_exit_code_on_failure=True,
+    )
+    return serialize_value(args).encode() + b"\n"
+
+
+def execute_run(line: str) -> None:
+    """Run ``dagster api execute_run <line>`` in this process (it exits with the run's code)."""
+    from dagster._cli.api import api_cli
+
+    api_cli.main(["execute_run", line], prog_name="dagster api")
+
+
+class EngineChoosingSqliteEventLog(SqliteEventLogStorage):
+    """The stock SQLite event log, but a subclass chooses the SQLAlchemy engine of each shard
+    (:meth:`engine_for`); everything else (files, schema, queries, watchers) is stock."""
+
+    def engine_for(self, shard: str) -> Engine:
+        """The engine of ``shard``'s database (called under the storage's lock)."""
+        raise NotImplementedError
+
+    @contextmanager
+    def storage_lock(self) -> Iterator[None]:
+        """The lock the stock storage takes around each connection."""
+        with self._db_lock:
+            yield
+
+    @contextmanager
+    def _connect(self, shard: str) -> Iterator[Connection]:
+        # The stock method creates an engine per call and disposes of it afterwards.
+        with self._db_lock:
+            engine = self.engine_for(shard)
+            if shard not in self._initialized_dbs:
+                self._initdb(engine)
+                self._initialized_dbs.add(shard)
+            with engine.connect() as conn, conn.begin():
+                yield conn
