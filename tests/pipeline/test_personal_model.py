@@ -1,0 +1,164 @@
+"""The personal model without services: the served formula, the time split, the metrics and
+the data-chosen tuning (``hot.personal_scoring``, ``dagster_project.embeddings``).
+
+Worlds here are small planted-taste interaction sets built in memory; the asset, LanceDB and
+Dagster around them are tested in ``test_embeddings.py``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from dagster_project.embeddings.als import TrainingBudgetExceeded
+from dagster_project.embeddings.evaluation import EvalSet, evaluate, time_split
+from dagster_project.embeddings.interactions import Interactions
+from dagster_project.embeddings.tuning import GRID, tune_and_train
+from hot.embedding_store import EmbeddingSet
+from hot.personal_scoring import ScoringParams, normalised_hot, prepare_vectors, scores, top_k
+
+
+def planted(users: int = 240, videos: int = 40, topics: int = 4, seed: int = 0) -> Interactions:
+    """Users engaging mostly with their topic's videos (video ``v`` is of topic ``v % topics``);
+    every fifth user is light (2 to 4 pairs)."""
+    rng = np.random.default_rng(seed)
+    rows: list[tuple[str, str, float, float]] = []
+    for u in range(users):
+        topic = u % topics
+        own = [v for v in range(videos) if v % topics == topic]
+        n = 2 + u % 3 if u % 5 == 0 else 8
+        picks = set(rng.choice(own, size=n, replace=False).tolist())
+        picks.add(int(rng.integers(videos)))
+        for v in sorted(picks):
+            rows.append((f"u{u:04d}", f"v{v:03d}", float(rng.integers(1, 5)), 1e9 + rng.random()))
+    return Interactions(
+        user_ids=np.array([r[0] for r in rows]),
+        video_ids=np.array([r[1] for r in rows]),
+        weight=np.array([r[2] for r in rows]),
+        watch_sec=np.zeros(len(rows)),
+        last_epoch=np.array([r[3] for r in rows]) * 1e3,
+        known_videos=frozenset(f"v{v:03d}" for v in range(videos)),
+    )
+
+
+@given(
+    st.lists(st.lists(st.integers(-2, 3), min_size=6, max_size=6), min_size=1, max_size=5),
+    st.integers(0, 8),
+)
+def test_top_k_is_a_full_sort_cut_at_k_with_ties_in_column_order(
+    rows: list[list[int]], k: int
+) -> None:
+    values = np.array(rows, dtype=float)
+    values[values == -2] = -np.inf  # what an evaluation's "already seen" looks like
+    for row, top in zip(values, top_k(values, k), strict=True):
+        full = np.lexsort((np.arange(len(row)), -row))[:k]
+        assert top.tolist() == full.tolist()
+        assert top_k(row, k).tolist() == full.tolist()  # one row: the serving path
+
+
+def test_scores_of_one_user_and_of_many_are_the_same_formula() -> None:
+    rng = np.random.default_rng(3)
+    params = ScoringParams(blend=0.7, cosine=False, hot_norm="rank")
+    items = prepare_vectors(rng.normal(size=(9, 4)), params)
+    hot = normalised_hot(rng.random(9), params)
+    users = prepare_vectors(rng.normal(size=(5, 4)), params)
+    many = scores(items, hot, users, params.blend)
+    for user, row in zip(users, many, strict=True):
+        assert np.allclose(scores(items, hot, user, params.blend), row)
+    dots = users @ items.T
+    sim = 0.5 + 0.5 * dots / np.abs(dots).max(axis=1, keepdims=True)
+    assert np.allclose(many, 0.7 * sim + 0.3 * hot, atol=1e-6)
+    # blend 0: the hot term alone, so the order is the global one
+    assert np.allclose(scores(items, hot, users[0], 0.0), hot)
+
+
+def test_hot_by_rank_is_evenly_spaced_with_ties_in_videoid_order() -> None:
+    params = ScoringParams(hot_norm="rank")
+    assert normalised_hot(np.array([1.0, 5.0, 5.0, 0.0]), params).tolist() == [
+        pytest.approx(1 / 3),
+        1.0,
+        pytest.approx(2 / 3),
+        0.0,
+    ]
+    assert normalised_hot(np.array([2.0, 4.0]), ScoringParams()).tolist() == [0.5, 1.0]
+
+
+def test_time_split_holds_out_each_users_latest_pairs() -> None:
+    inter = Interactions(
+        user_ids=np.array(["a"] * 6 + ["b"] * 2 + ["c"]),
+        video_ids=np.array(["v1", "v2", "v3", "v4", "v5", "v6", "v1", "v2", "v1"]),
+        weight=np.ones(9),
+        watch_sec=np.zeros(9),
+        last_epoch=np.array([1, 6, 2, 5, 3, 4, 9, 8, 1], dtype=float),
+    )
+    train, holdout = time_split(inter)
+    held = sorted(zip(holdout.user_ids.tolist(), holdout.video_ids.tolist(), strict=True))
+    assert held == [("a", "v2"), ("a", "v4"), ("b", "v1")]  # ceil(20 %): 2 of 6, 1 of 2
+    assert len(train.user_ids) == 6 and "c" in train.user_ids  # one pair: nothing held out
+    assert train.codes.users.tolist() == ["a", "b", "c"]  # the parent's vocabulary
+
+
+def test_metrics_of_a_perfect_model_and_of_the_baselines() -> None:
+    inter = planted()
+    train, holdout = time_split(inter)
+    ev = EvalSet.build(train, holdout)
+    # Vectors that know every user's topic exactly.
+    topic_of = {u: int(u[1:]) % 4 for u in np.unique(inter.user_ids).tolist()}
+    videos = sorted(set(inter.video_ids.tolist()))
+    oracle = EmbeddingSet(
+        users=list(topic_of),
+        user_vectors=np.eye(4, dtype=np.float32)[list(topic_of.values())],
+        videos=videos,
+        video_vectors=np.eye(4, dtype=np.float32)[[int(v[1:]) % 4 for v in videos]],
+        watched={},
+        metadata={},
+    )
+    metrics = evaluate(oracle, ScoringParams(blend=1.0), ev)
+    assert metrics["users"] == len(set(holdout.user_ids.tolist()))
+    assert metrics["light_users"] > 0
+    for method in ("personal", "global", "popular"):
+        for prefix in ("", "light/"):
+            for metric in ("recall@20", "ndcg@20"):
+                assert 0.0 <= metrics[f"{prefix}{method}/{metric}"] <= 1.0
+    # 10 videos per topic, fewer than 20 slots: every held-out video of the topic is found.
+    topical = [
+        int(v[1:]) % 4 == topic_of[u]
+        for u, v in zip(holdout.user_ids.tolist(), holdout.video_ids.tolist(), strict=True)
+    ]
+    assert metrics["personal/recall@20"] >= np.mean(topical) - 1e-9
+    assert metrics["personal/recall@20"] > metrics["global/recall@20"]
+    nobody = evaluate(None, ScoringParams(), ev)  # no vectors: personal is the global order
+    assert nobody["personal/recall@20"] == nobody["global/recall@20"]
+    assert not math.isnan(nobody["popular/ndcg@20"])
+
+
+def test_tuning_chooses_values_on_validation_and_beats_the_baselines() -> None:
+    inter = planted()
+    train, holdout = time_split(inter)
+    model = tune_and_train(train, budget_sec=60)
+    als = model.params.als
+    for name, values in GRID.items():
+        assert getattr(als, name) in values
+    assert 0.0 <= model.params.scoring.blend <= 1.0
+    assert model.trials >= 1 and model.stopped in ("converged", "budget")
+    assert model.validation["personal/recall@20"] > model.validation["global/recall@20"]
+    record = model.record()
+    assert record["params"]["als"]["factors"] == als.factors == model.embeddings.dim
+    test = evaluate(model.embeddings, model.params.scoring, EvalSet.build(train, holdout))
+    assert test["personal/recall@20"] > test["global/recall@20"]
+    assert test["personal/recall@20"] > test["popular/recall@20"]
+
+
+def test_overrides_fix_factors_and_blend() -> None:
+    model = tune_and_train(planted(), budget_sec=60, factors=8, blend=0.25)
+    assert model.params.als.factors == 8 and model.embeddings.dim == 8
+    assert model.params.scoring.blend == 0.25
+
+
+def test_a_budget_too_small_for_one_model_raises() -> None:
+    with pytest.raises(TrainingBudgetExceeded, match="did not finish within the training budget"):
+        tune_and_train(planted(), budget_sec=1e-9)
