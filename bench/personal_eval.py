@@ -31,6 +31,7 @@ For each dataset:
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 import tempfile
 import time
@@ -181,6 +182,23 @@ def table(records: list[dict[str, Any]], k: int) -> str:
     return "\n".join(lines)
 
 
+def code_version() -> str:
+    """The commit measured (``+dirty`` with uncommitted changes): personal is whatever
+    embeddings model the working tree trains, so a figure names the code it came from."""
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+            capture_output=True, text=True, check=True,
+        ).stdout.strip()  # fmt: skip
+        dirty = subprocess.run(
+            ["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True, text=True, check=True,
+        ).stdout.strip()  # fmt: skip
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + ("+dirty" if dirty else "")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Evaluate every dataset given (default: every file in bench/data/)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -200,9 +218,12 @@ def main(argv: list[str] | None = None) -> int:
         print("no datasets: run `python bench/datasets.py` first", file=sys.stderr)
         return 2
     records = [evaluate(path, args) for path in paths]
+    code = code_version()
+    print(f"code: {code}")
     print(table(records, args.k))
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_bytes(orjson.dumps(records, option=orjson.OPT_INDENT_2))
+    report = {"code": code, "k": args.k, "seed": args.seed, "datasets": records}
+    args.out.write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2))
     print(f"written: {args.out}")
     return 0
 

@@ -102,7 +102,8 @@ def load(path: Path, name: str | None = None) -> Dataset:
     con.close()
     user_names, users = np.unique(table["u"].astype(str), return_inverse=True)
     item_names, items = np.unique(table["i"].astype(str), return_inverse=True)
-    times = np.asarray(table["t"], dtype=np.float64)
+    # NULL times come back masked: an empty or absent column is "no times", not zeros.
+    times = np.ma.filled(np.ma.asarray(table["t"], dtype=np.float64), np.nan)
     has_time = times.size > 0 and not np.isnan(times).all()
     if has_time and np.isnan(times).any():
         raise ValueError(f"{path}: some rows have a time and some do not")
