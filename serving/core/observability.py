@@ -1,8 +1,8 @@
 """An ASGI wrapper around the whole app: access log line and metrics for every request.
 
-It wraps the app's exception-handling layer, so unknown routes (404) are seen too; the
-route label is Litestar's path template (``<unmatched>`` when no route matched), which
-keeps the metrics' cardinality bounded.
+It wraps the whole Litestar app as plain ASGI (``serving.app.create_app``), so unknown routes
+(404) are seen too; the route label is the path template Litestar's router puts in the scope
+(``<unmatched>`` when no route matched), which keeps the metrics' cardinality bounded.
 """
 
 from __future__ import annotations
