@@ -9,8 +9,11 @@ behaviour meanwhile).
 
 from __future__ import annotations
 
+import ast
 import importlib
 import inspect
+import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -172,3 +175,41 @@ def test_the_stock_launcher_and_event_log_stand_in_with_stock_internals(
     finally:
         monkeypatch.delenv("HOT_STOCK_INTERNALS")
         get_settings.cache_clear()
+
+
+PRIVATE = re.compile(
+    r"^(dagster\._|dagster_dbt\.(asset_utils|core)\b|dbt\.(contracts|parser|adapters)\b"
+    r"|dbt_common\b|litestar\._|redis\._)"
+)
+"""Modules of a dependency that are not its public API."""
+
+ADAPTERS = {
+    Path("dagster_project/_dagster_internals.py"),
+    Path("dagster_project/_dagster_dbt_internals.py"),
+    Path("dagster_project/_dbt_internals.py"),
+    Path("serving/core/_redis_internals.py"),
+}
+
+
+def _imported(tree: ast.AST) -> Iterator[str]:
+    """Every module (and ``from m import name`` as ``m.name``) a module imports."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            yield from (f"{node.module}.{alias.name}" for alias in node.names)
+
+
+def test_only_the_adapters_import_a_dependency_s_private_modules() -> None:
+    """The fence: the code outside the adapters imports public APIs only (type-checking
+    imports included)."""
+    root = Path(__file__).resolve().parents[2]
+    leaks = [
+        f"{path.relative_to(root)} imports {name}"
+        for package in ("hot", "dagster_project", "serving")
+        for path in sorted((root / package).rglob("*.py"))
+        if path.relative_to(root) not in ADAPTERS
+        for name in _imported(ast.parse(path.read_text()))
+        if PRIVATE.match(name)
+    ]
+    assert not leaks, "; ".join(leaks) + ": move it into the dependency's adapter"
