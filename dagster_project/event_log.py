@@ -52,7 +52,7 @@ class PassEventLogStorage(EngineChoosingSqliteEventLog):
     """``SqliteEventLogStorage`` with a kept-open index connection and WAL ``NORMAL`` sync.
 
     Configured in ``dagster.yaml`` as ``event_log_storage`` (see
-    :data:`dagster_project.runner.DAGSTER_YAML`); same files, same schema, interchangeable
+    :data:`dagster_project.instance.DAGSTER_YAML`); same files, same schema, interchangeable
     with the stock storage, which ``HOT_STOCK_INTERNALS=1`` configures instead.
     """
 

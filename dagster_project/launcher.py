@@ -11,7 +11,7 @@ starts a replacement. Each run still gets a fresh process of its own.
 A warm process started before the code changed would run the old code: it is retired (and a
 new one started) when a file of the code location or the dbt project is newer than it.
 
-Configured in ``dagster.yaml`` (written by :mod:`dagster_project.runner`)::
+Configured in ``dagster.yaml`` (written by :mod:`dagster_project.instance`)::
 
     run_launcher:
       module: dagster_project.launcher
