@@ -29,7 +29,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,6 +36,15 @@ from pathlib import Path
 import httpx
 import numpy as np
 import redis
+from tenacity import (
+    RetryError,
+    Retrying,
+    retry_if_exception_type,
+    retry_if_result,
+    stop_after_delay,
+    stop_any,
+    wait_fixed,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -139,17 +147,19 @@ def start_api(workdir: Path, redis_url: str, workers: int, secret: str) -> tuple
     log = (workdir / "api.log").open("wb")
     process = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=log, stderr=log)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                return process, url
-        except httpx.HTTPError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise SystemExit("the API did not start:\n" + (workdir / "api.log").read_text()[-3000:])
-        time.sleep(0.2)
+    try:
+        Retrying(
+            retry=retry_if_exception_type(httpx.HTTPError) | retry_if_result(lambda ok: not ok),
+            # A server that exited will not answer: give up at once.
+            stop=stop_any(stop_after_delay(120), lambda _: process.poll() is not None),
+            wait=wait_fixed(0.2),
+        )(lambda: httpx.get(f"{url}/readyz", timeout=1).status_code == 200)
+    except RetryError:
+        process.kill()
+        raise SystemExit(
+            "the API did not start:\n" + (workdir / "api.log").read_text()[-3000:]
+        ) from None
+    return process, url
 
 
 def _ms(value: str) -> float:

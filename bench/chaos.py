@@ -32,6 +32,14 @@ from pathlib import Path
 
 import httpx
 import redis
+from tenacity import (
+    RetryError,
+    Retrying,
+    retry_if_exception_type,
+    retry_if_result,
+    stop_after_delay,
+    wait_fixed,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -150,15 +158,16 @@ def process(argv: list[str], env: dict[str, str], log: Path, stop: int) -> Itera
 def wait_for(check: object, timeout: float, what: str) -> float:
     """Poll ``check`` until true; the seconds it took. Raises SystemExit after ``timeout``."""
     started = time.monotonic()
-    while True:
-        try:
-            if check():  # type: ignore[operator]
-                return time.monotonic() - started
-        except (redis.RedisError, httpx.HTTPError):
-            pass
-        if time.monotonic() - started > timeout:
-            raise SystemExit(f"chaos: timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(0.25)
+    try:
+        Retrying(
+            retry=retry_if_exception_type((redis.RedisError, httpx.HTTPError))
+            | retry_if_result(lambda ok: not ok),
+            stop=stop_after_delay(timeout),
+            wait=wait_fixed(0.25),
+        )(check)
+    except RetryError:
+        raise SystemExit(f"chaos: timed out after {timeout:.0f} s waiting for {what}") from None
+    return time.monotonic() - started
 
 
 def _has_global(client: redis.Redis) -> bool:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +13,15 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from tenacity import (
+    RetryError,
+    Retrying,
+    retry_if_exception_type,
+    retry_if_result,
+    stop_after_delay,
+    stop_any,
+    wait_fixed,
+)
 
 from hot.local.redis_server import EmbeddedRedis, EmbeddedRedisCluster, free_port
 from tests.serving.api_support import SECRET
@@ -65,17 +73,17 @@ def start_api(directory: Path, redis_url: str, **env: str) -> ApiServer:
             [sys.executable, "-c", code], env=child_env, stdout=sink, stderr=subprocess.STDOUT
         )
     server = ApiServer(url=f"http://127.0.0.1:{port}", process=process, log=log)
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"{server.url}/healthz", timeout=1.0).status_code == 200:
-                return server
-        except httpx.HTTPError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            server.stop()
-            raise RuntimeError(f"the API did not start:\n{log.read_text()[-3000:]}")
-        time.sleep(0.1)
+    try:
+        Retrying(
+            retry=retry_if_exception_type(httpx.HTTPError) | retry_if_result(lambda ok: not ok),
+            # A server that exited will not answer: give up at once.
+            stop=stop_any(stop_after_delay(30), lambda _: process.poll() is not None),
+            wait=wait_fixed(0.1),
+        )(lambda: httpx.get(f"{server.url}/healthz", timeout=1.0).status_code == 200)
+    except RetryError:
+        server.stop()
+        raise RuntimeError(f"the API did not start:\n{log.read_text()[-3000:]}") from None
+    return server
 
 
 @pytest.fixture(scope="session")
