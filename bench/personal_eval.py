@@ -183,6 +183,29 @@ def table(records: list[dict[str, Any]], k: int) -> str:
     return "\n".join(lines)
 
 
+def markdown(records: list[dict[str, Any]], k: int) -> str:
+    """The table as docs/benchmarks.md shows it: a row per (dataset, users), a column pair
+    per method, personal's ratio to the better of ALS and EASE last."""
+    head = "| dataset | users | " + " | ".join(METHODS) + " | personal ÷ best of ALS, EASE |"
+    lines = [
+        f"recall@{k} / NDCG@{k}",
+        "",
+        head,
+        "|" + "---|" * (len(METHODS) + 3),
+    ]
+    for rec in records:
+        for cohort, res in rec["results"].items():
+            cells = [f"{res[m]['recall']:.4f} / {res[m]['ndcg']:.4f}" for m in METHODS]
+            ratio = [
+                res["personal"][x] / max(res["ALS"][x], res["EASE"][x]) for x in ("recall", "ndcg")
+            ]
+            lines.append(
+                f"| {rec['dataset']} | {cohort}: {res['users']} | " + " | ".join(cells)
+                + f" | {ratio[0]:.2f}x / {ratio[1]:.2f}x |"
+            )  # fmt: skip
+    return "\n".join(lines)
+
+
 def code_version() -> str:
     """The commit measured (``+dirty`` with uncommitted changes): personal is whatever
     embeddings model the working tree trains, so a figure names the code it came from."""
@@ -211,7 +234,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--light-share", type=float, default=0.1)
     parser.add_argument("--quick", action="store_true", help="one ALS and EASE point, no grid")
     parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument(
+        "--markdown", type=Path, metavar="JSON", help="print a written report as markdown, only"
+    )
     args = parser.parse_args(argv)
+    if args.markdown:
+        report = orjson.loads(args.markdown.read_bytes())
+        print(f"code {report['code']}\n\n" + markdown(report["datasets"], report["k"]))
+        return 0
     paths = args.datasets or sorted(
         p for p in DATA_DIR.glob("*") if p.suffix.lower() in (".csv", ".tsv", ".tab", ".parquet")
     )
