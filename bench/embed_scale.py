@@ -6,7 +6,9 @@ pairs within it, the rest from a Zipf popularity over all videos; user activity 
 log-normal. The pairs go through exactly what the ``embeddings`` asset runs —
 :func:`dagster_project.embeddings.check.build_checked` (time split, tuning within the budget,
 the check's hold-out metrics, the final fit on all pairs) — then the version is written to a
-scratch LanceDB. A thread samples the process's RSS every 0.2 s; each phase reports its peak.
+scratch LanceDB. A thread samples the process's RSS every 0.2 s; each phase reports its wall
+time, its CPU time and its peak RSS (on stderr as it ends, with each tuning trial; JSON on
+stdout at the end).
 
     python bench/embed_scale.py [--users 1000000] [--videos 100000] [--pairs 20000000]
                                 [--budget 3600] [--topics 200] [--seed 1]
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import tempfile
 import threading
@@ -41,6 +44,9 @@ class Peak:
         self.phase = "start"
         self.peaks: dict[str, float] = {}
         self.seconds: dict[str, float] = {}
+        self.cpu: dict[str, float] = {}
+        """CPU seconds (user + system, every thread): what the wall time would be on idle
+        cores for single-threaded work, whatever else the machine runs."""
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
         self._thread.start()
@@ -58,12 +64,23 @@ class Peak:
         """Attribute time and RSS to ``phase`` while the block runs."""
         self.phase = phase
         self._record()
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), self._cpu()
         try:
             yield
         finally:
             self.seconds[phase] = time.perf_counter() - started
+            self.cpu[phase] = self._cpu() - cpu
             self._record()
+            print(
+                f"{phase}: {self.seconds[phase]:.1f} s wall, {self.cpu[phase]:.1f} s CPU, "
+                f"peak RSS {self.peaks[phase]:.2f} GiB",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    def _cpu(self) -> float:
+        times = self.process.cpu_times()
+        return times.user + times.system
 
     def stop(self) -> None:
         """Stop sampling."""
@@ -72,17 +89,21 @@ class Peak:
 
 
 def synthetic(users: int, videos: int, pairs: int, topics: int, seed: int) -> Interactions:
-    """About ``pairs`` distinct (user, video) pairs with planted tastes (see the module doc)."""
+    """``pairs`` distinct (user, video) pairs with planted tastes (see the module doc)."""
     rng = np.random.default_rng(seed)
     activity = rng.lognormal(0.0, 1.0, users)
-    user = rng.choice(users, size=pairs, p=activity / activity.sum())
     taste = rng.integers(topics, size=users)
     block = videos // topics
     popularity = 1.0 / np.arange(1, videos + 1) ** 0.8
-    popular = rng.choice(videos, size=pairs, p=popularity / popularity.sum())
-    within = taste[user] * block + np.minimum(rng.zipf(1.3, size=pairs) - 1, block - 1)
-    video = np.where(rng.random(pairs) < 0.7, within, popular)
-    key = np.unique(user.astype(np.int64) * videos + video)  # distinct pairs
+    key = np.empty(0, dtype=np.int64)
+    while len(key) < pairs:  # draws repeat pairs (popular videos): draw until enough distinct
+        draw = int((pairs - len(key)) * 1.5) + 1
+        user = rng.choice(users, size=draw, p=activity / activity.sum())
+        popular = rng.choice(videos, size=draw, p=popularity / popularity.sum())
+        within = taste[user] * block + np.minimum(rng.zipf(1.3, size=draw) - 1, block - 1)
+        video = np.where(rng.random(draw) < 0.7, within, popular)
+        key = np.unique(np.concatenate([key, user.astype(np.int64) * videos + video]))
+    key = np.sort(rng.choice(key, size=pairs, replace=False))
     user, video = key // videos, key % videos
     n = len(key)
     now = 1_780_000_000.0
@@ -109,6 +130,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from dagster_project.embeddings.check import build_checked
     from hot import embedding_store
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
 
     peak = Peak()
     with peak.measure("generate"):
@@ -151,6 +174,7 @@ def main(argv: list[str] | None = None) -> int:
                 "videos": len(codes.videos),
                 "budget_sec": args.budget,
                 "seconds": {k: round(v, 1) for k, v in peak.seconds.items()},
+                "cpu_seconds": {k: round(v, 1) for k, v in peak.cpu.items()},
                 "peak_rss_gib": {k: round(v, 2) for k, v in peak.peaks.items()},
                 **outcome,
             },

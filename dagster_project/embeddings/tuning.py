@@ -31,6 +31,7 @@ the budget cuts the search short.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -57,6 +58,8 @@ from dagster_project.embeddings.evaluation import (
 from dagster_project.embeddings.interactions import Interactions
 from hot.embedding_store import EmbeddingSet
 from hot.personal_scoring import ScoringParams
+
+log = logging.getLogger(__name__)
 
 GRID: dict[str, tuple[Any, ...]] = {
     "alpha": (1.0, 5.0, 20.0, 80.0),
@@ -148,6 +151,15 @@ class _Search:
             self.score_sec, (time.monotonic() - scoring_started) / len(self.blends)
         )
         self.results[params] = score
+        log.info(
+            "trial %d: %s -> recall@20 %.4f, ndcg@20 %.4f (fit %.1f s, at %.0f s of %.0f s)",
+            len(self.results),
+            params,
+            *score,
+            factors.fit_sec,
+            self.deadline.elapsed,
+            self.deadline.budget_sec,
+        )
         if score > self.best_score:
             self.best_score, self.best = score, (params, factors)
             return True
