@@ -51,6 +51,7 @@ sys.path.insert(0, str(ROOT))
 
 from hot import embedding_store  # noqa: E402
 from hot.embedding_store import EmbeddingSet  # noqa: E402
+from hot.local.processes import stop_when_exited  # noqa: E402
 from hot.local.redis_server import EmbeddedRedis, free_port  # noqa: E402
 from hot.settings import get_settings  # noqa: E402
 from hot.snapshot import Snapshot, SnapshotItem, new_snapshot_id, publish_snapshot  # noqa: E402
@@ -150,8 +151,7 @@ def start_api(workdir: Path, redis_url: str, workers: int, secret: str) -> tuple
     try:
         Retrying(
             retry=retry_if_exception_type(httpx.HTTPError) | retry_if_result(lambda ok: not ok),
-            # A server that exited will not answer: give up at once.
-            stop=stop_any(stop_after_delay(120), lambda _: process.poll() is not None),
+            stop=stop_any(stop_after_delay(120), stop_when_exited(process)),
             wait=wait_fixed(0.2),
         )(lambda: httpx.get(f"{url}/readyz", timeout=1).status_code == 200)
     except RetryError:

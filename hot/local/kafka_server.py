@@ -26,7 +26,7 @@ from tenacity import (
     wait_fixed,
 )
 
-from hot.local.processes import terminate
+from hot.local.processes import stop_when_exited, terminate
 from hot.local.redis_server import free_port
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -181,12 +181,10 @@ class EmbeddedKafka:
                 start_new_session=True,
             )
         atexit.register(self.stop)
-        proc = self._proc
         try:
             Retrying(
                 retry=retry_if_exception_type(KafkaUnavailableError),
-                # A broker that exited will not answer: give up at once.
-                stop=stop_any(stop_after_delay(timeout), lambda _: proc.poll() is not None),
+                stop=stop_any(stop_after_delay(timeout), stop_when_exited(self._proc)),
                 wait=wait_fixed(0.2),
             )(broker_ready, self.bootstrap, timeout=2.0)
         except RetryError:

@@ -21,7 +21,15 @@ import sys
 from collections.abc import Callable, Iterable, Sequence
 
 import psutil
-from tenacity import RetryError, Retrying, retry_if_result, stop_after_delay, wait_fixed
+from tenacity import (
+    RetryCallState,
+    RetryError,
+    Retrying,
+    retry_if_result,
+    stop_after_delay,
+    wait_fixed,
+)
+from tenacity.stop import stop_base
 
 _PR_SET_CHILD_SUBREAPER = 36
 
@@ -86,8 +94,21 @@ def wait_gone(still: Callable[[], set[int]], timeout: float, poll: float) -> set
             retry=retry_if_result(bool), stop=stop_after_delay(timeout), wait=wait_fixed(poll)
         )(still)
     except RetryError as error:
-        return error.last_attempt.result()  # type: ignore[no-any-return]
+        left: set[int] = error.last_attempt.result()
+        return left
     return set()
+
+
+class stop_when_exited(stop_base):
+    """A tenacity stop condition: ``proc`` has exited (a server that died will not answer,
+    so waiting for it to start gives up at once)."""
+
+    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
+        self.proc = proc
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        """Whether to stop retrying: the process is gone."""
+        return self.proc.poll() is not None
 
 
 def _signal_group(pid: int, sig: int) -> None:

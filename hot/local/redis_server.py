@@ -23,7 +23,7 @@ from tenacity import (
     wait_fixed,
 )
 
-from hot.local.processes import terminate
+from hot.local.processes import stop_when_exited, terminate
 
 
 class RedisNotInstalledError(RuntimeError):
@@ -102,12 +102,10 @@ class EmbeddedRedis:
         )
         atexit.register(self.stop)
         client = redis.Redis.from_url(self.url, socket_timeout=0.5)
-        proc = self._proc
         try:
             Retrying(
                 retry=retry_if_exception_type(redis.RedisError),
-                # A server that exited will not answer: give up at once.
-                stop=stop_any(stop_after_delay(timeout), lambda _: proc.poll() is not None),
+                stop=stop_any(stop_after_delay(timeout), stop_when_exited(self._proc)),
                 wait=wait_fixed(0.05),
             )(client.ping)
         except RetryError:

@@ -79,4 +79,5 @@ def as_warehouse(con: Any) -> Warehouse:
     """``con`` behind the :class:`Warehouse` seam (a DuckDB connection is wrapped)."""
     if isinstance(con, duckdb.DuckDBPyConnection):
         return DuckDBWarehouse(con)
-    return con  # type: ignore[no-any-return]
+    warehouse: Warehouse = con
+    return warehouse

@@ -23,6 +23,7 @@ from tenacity import (
     wait_fixed,
 )
 
+from hot.local.processes import stop_when_exited
 from hot.local.redis_server import EmbeddedRedis, EmbeddedRedisCluster, free_port
 from tests.serving.api_support import SECRET
 
@@ -76,8 +77,7 @@ def start_api(directory: Path, redis_url: str, **env: str) -> ApiServer:
     try:
         Retrying(
             retry=retry_if_exception_type(httpx.HTTPError) | retry_if_result(lambda ok: not ok),
-            # A server that exited will not answer: give up at once.
-            stop=stop_any(stop_after_delay(30), lambda _: process.poll() is not None),
+            stop=stop_any(stop_after_delay(30), stop_when_exited(process)),
             wait=wait_fixed(0.1),
         )(lambda: httpx.get(f"{server.url}/healthz", timeout=1.0).status_code == 200)
     except RetryError:
