@@ -11,8 +11,9 @@ to the pair's latest event, no decay when ``half_life_days`` is 0. ALS factorise
 (``implicit.cpu.als.AlternatingLeastSquares``, seeded); users get its user factors and videos its
 item factors, so a dot product is ALS's predicted preference. Users with at most
 :data:`LIGHT_MAX_PAIRS` pairs may instead get the confidence-weighted mean of the vectors of the
-videos they engaged with (:attr:`ModelParams.light_users` ``item_mean``): which of the two is
-better for them is chosen on validation data (:mod:`.tuning`).
+videos they engaged with (:attr:`ModelParams.light_users` ``item_mean``), or no vector at all
+(``global``: they keep the global order, ``personalized: false``); which is best for them is
+chosen on validation data (:mod:`.tuning`).
 
 Which values are used is chosen by :func:`dagster_project.embeddings.tuning.tune_and_train`;
 :func:`train` trains with given ones. Every fit runs under a :class:`Deadline` and stops with
@@ -39,7 +40,7 @@ from hot.personal_scoring import ScoringParams
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 Weighting = Literal["log", "bm25", "raw"]
-LightUsers = Literal["als", "item_mean"]
+LightUsers = Literal["als", "item_mean", "global"]
 
 LIGHT_MAX_PAIRS = 3
 """Users with at most this many pairs are "light": their vector may be folded in from videos."""
@@ -209,9 +210,12 @@ def light_rows(factors: Factors) -> np.ndarray:
 
 def user_vectors(factors: Factors, light_users: LightUsers) -> np.ndarray:
     """Every user's vector: ALS's, or for light users with ``item_mean`` the
-    confidence-weighted mean of their videos' vectors (a fold-in from what they watched)."""
+    confidence-weighted mean of their videos' vectors (a fold-in from what they watched),
+    with ``global`` none (a zero vector, left out of the version)."""
     vectors = factors.user_factors.copy()
-    if light_users == "item_mean":
+    if light_users == "global":
+        vectors[light_rows(factors)] = 0.0
+    elif light_users == "item_mean":
         rows = light_rows(factors)
         sub = factors.matrix[rows]
         totals = np.asarray(sub.sum(axis=1)).ravel()

@@ -19,8 +19,8 @@ kept, until a full round improves nothing or the budget is spent. Each trial is 
 the training part, scored by validation recall@20 of the served formula
 (:mod:`hot.personal_scoring`) with the best blend. Then, on the best fit, the scoring params
 (blend with hotness, cosine or raw dot product, hot normalisation) and the light users'
-vectors (ALS's or folded in from their videos) are chosen on the same validation users;
-finally a model is trained on all of ``inter`` with the chosen values.
+vectors (ALS's, folded in from their videos, or none: the global order) are chosen on the
+same validation users; finally a model is trained on all of ``inter`` with the chosen values.
 
 The budget covers all of it: a new trial starts only when it, the final fit (estimated from
 the trials, scaled by size) and ``reserve_fits`` more such fits still fit; any fit still
@@ -73,9 +73,12 @@ BLENDS = tuple(round(b * 0.1, 1) for b in range(11))
 """Blends with hotness tried on the best fit (0: the global order, 1: similarity only)."""
 SEARCH_BLENDS = (0.2, 0.4, 0.6, 0.8, 1.0)
 """Blends each ALS trial is scored with (its best counts), a cheaper subset of ``BLENDS``."""
-CHOICE_SCORINGS = len(BLENDS) * 4 + 3
+LIGHT_MODES: tuple[LightUsers, ...] = ("als", "item_mean", "global")
+"""What light users may get: ALS's vector, the mean of their videos' vectors, or none (the
+global order) — whichever ranks their validation videos best."""
+CHOICE_SCORINGS = len(BLENDS) * 4 + len(LIGHT_MODES) + 1
 """Scorings of the validation users that choosing the serving params takes (blends x cosine
-x hot normalisation, the light users' two vectors, the chosen model's metrics)."""
+x hot normalisation, the light users' options, the chosen model's metrics)."""
 TUNE_USERS = 5_000
 """Validation users a trial is scored on at most (a seeded sample beyond)."""
 
@@ -282,13 +285,13 @@ def _choose_serving(
         key=lambda s: _objective(per_user_metrics(ev, best_als, s, baselines=False)),
     )
     light_scores: dict[LightUsers, float] = {}
-    for mode in ("als", "item_mean"):
+    for mode in LIGHT_MODES:
         embeddings = embedding_set(factors, mode, search.train, {})
         per_user = per_user_metrics(ev, embeddings, chosen, baselines=False)
         recall = per_user["personal"][0][ev.light]
         light_scores[mode] = float(recall.mean()) if recall.size else 0.0
-    # Folding in only when it measurably helps the light users (ALS's own vector otherwise).
-    light: LightUsers = "item_mean" if light_scores["item_mean"] > light_scores["als"] else "als"
+    # Another way than ALS's own vector only when it measurably helps the light users.
+    light = max(LIGHT_MODES, key=lambda mode: (light_scores[mode], mode == "als"))
     best = embedding_set(factors, light, search.train, {})
     metrics = summarize(ev, per_user_metrics(ev, best, chosen))
     return ModelParams(als=als, scoring=chosen, light_users=light), metrics
