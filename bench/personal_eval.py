@@ -93,12 +93,10 @@ def evaluate(path: Path, args: argparse.Namespace) -> dict[str, Any]:
     cand_set = set(served.candidates)
     relevant = restrict(relevant, cand_set)
     test = Target(sorted(relevant), relevant, seen)
+    # Validation ranks the same served candidates: they come from the training rows only.
     valid_relevant, valid_seen = data.targets(ds, sp.fit, sp.valid)
-    valid = Target(
-        sorted(restrict(valid_relevant, cand_set)),
-        restrict(valid_relevant, cand_set),
-        valid_seen,
-    )
+    valid_relevant = restrict(valid_relevant, cand_set)
+    valid = Target(sorted(valid_relevant), valid_relevant, valid_seen)
     fit_m, train_m = ds.matrix(sp.fit), ds.matrix(sp.train)
 
     t0 = time.perf_counter()
