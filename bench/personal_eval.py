@@ -246,8 +246,10 @@ def main(argv: list[str] | None = None) -> int:
     if not paths:
         print("no datasets: run `python bench/datasets.py` first", file=sys.stderr)
         return 2
-    records = [evaluate(path, args) for path in paths]
+    # Taken before the runs: the model code is imported (and measured) as it is now, and a
+    # commit landing during a run must not relabel its figures.
     code = code_version()
+    records = [evaluate(path, args) for path in paths]
     print(f"code: {code}")
     print(table(records, args.k))
     args.out.parent.mkdir(parents=True, exist_ok=True)
