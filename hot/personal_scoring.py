@@ -33,6 +33,7 @@ from typing import Any, Literal
 import numpy as np
 
 HotNorm = Literal["max", "rank"]
+HOT_NORMS: tuple[HotNorm, ...] = ("max", "rank")
 
 
 @dataclass(frozen=True)
@@ -61,13 +62,13 @@ class ScoringParams:
     @classmethod
     def from_mapping(cls, raw: dict[str, Any]) -> ScoringParams:
         """Params from a stored mapping; missing fields keep their defaults."""
-        hot_norm = str(raw.get("hot_norm", "max"))
-        if hot_norm not in ("max", "rank"):
-            raise ValueError(f"unknown hot_norm {hot_norm!r}")
+        hot_norm = next((h for h in HOT_NORMS if h == raw.get("hot_norm", "max")), None)
+        if hot_norm is None:
+            raise ValueError(f"unknown hot_norm {raw.get('hot_norm')!r}")
         return cls(
             blend=float(raw.get("blend", cls.blend)),
             cosine=bool(raw.get("cosine", cls.cosine)),
-            hot_norm=hot_norm,  # type: ignore[arg-type]
+            hot_norm=hot_norm,
         )
 
 

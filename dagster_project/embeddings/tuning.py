@@ -57,7 +57,7 @@ from dagster_project.embeddings.evaluation import (
 )
 from dagster_project.embeddings.interactions import Interactions
 from hot.embedding_store import EmbeddingSet
-from hot.personal_scoring import ScoringParams
+from hot.personal_scoring import HOT_NORMS, ScoringParams
 
 log = logging.getLogger(__name__)
 
@@ -216,7 +216,7 @@ def tune_and_train(
         params = replace(start, scoring=scoring)
         validation_metrics: Metrics = {}
     else:
-        params, validation_metrics = _choose_serving(search, blend, scoring)
+        params, validation_metrics = _choose_serving(search, blend)
     embeddings = embedding_set(
         fit(inter, params.als, deadline, now_epoch, "training on all pairs"),
         params.light_users,
@@ -266,9 +266,7 @@ def _descend(
     return "converged"
 
 
-def _choose_serving(
-    search: _Search, blend: float | None, scoring: ScoringParams
-) -> tuple[ModelParams, Metrics]:
+def _choose_serving(search: _Search, blend: float | None) -> tuple[ModelParams, Metrics]:
     """On the best fit: the scoring params, then the light users' vectors, by validation."""
     assert search.best is not None
     als, factors = search.best
@@ -277,7 +275,7 @@ def _choose_serving(
         ScoringParams(blend=b, cosine=c, hot_norm=h)
         for b in ((blend,) if blend is not None else BLENDS)
         for c in (True, False)
-        for h in ("max", "rank")
+        for h in HOT_NORMS
     ]
     best_als = embedding_set(factors, "als", search.train, {})
     chosen = max(
