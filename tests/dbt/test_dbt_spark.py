@@ -14,14 +14,18 @@ two passes (the second updates stored keys and adds new ones) equal parquet's an
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from tests.dbt.dataset import NOW, dataset
 from tests.dbt.hot_dbt_helpers import insert_raw, query, run_dbt
 from tests.oracle import DEFAULTS, SIGNALS, Oracle, assert_parts, latest_state, rel_close
+
+if TYPE_CHECKING:
+    from tests.dbt.hot_dbt_spark import SparkSchema, SparkWarehouse
 
 TOP_N = 6
 VARS = {"now_epoch": NOW, "top_n": TOP_N}
@@ -70,7 +74,9 @@ COMPARED = {
     ),
 }
 
-pytestmark = pytest.mark.timeout(900)  # 5 passes on Spark, pass 1 a full build with every test
+# 5 passes on Spark (pass 1 a full build with every test) and 2 on Delta, in the first setup:
+# minutes on an idle 2-core machine, much more on a loaded one
+pytestmark = pytest.mark.timeout(1800)
 
 
 def snapshot(run_query, prefix: str) -> dict[str, list[dict[str, Any]]]:
@@ -110,29 +116,57 @@ def oracle_so_far(data: dict, loaded_meta: set[int], loaded_parts: set[int]) -> 
     return Oracle.build(events, *latest_state(videos, moderation))
 
 
-def test_spark_passes_equal_duckdb(tmp_path: Path, spark_warehouse) -> None:
+@dataclass
+class Passes:
+    """The five passes, run once for both tests: DuckDB and Spark (parquet) after each, and
+    Delta after the first two (its tables kept by merge)."""
+
+    data: dict[str, list[dict]]
+    parquet: SparkSchema
+    delta: SparkSchema
+    duck: list[dict[str, list[dict[str, Any]]]] = field(default_factory=list)
+    spark: list[dict[str, list[dict[str, Any]]]] = field(default_factory=list)
+    delta_rows: list[dict[str, list[dict[str, Any]]]] = field(default_factory=list)
+    oracles: list[Oracle] = field(default_factory=list)
+
+
+@pytest.fixture(scope="module")
+def passes(tmp_path_factory: pytest.TempPathFactory, spark_warehouse: SparkWarehouse) -> Passes:
+    """Each pass's rows loaded into DuckDB and both Spark schemas, then dbt on each: the first
+    Spark pass on parquet is a `dbt build` on a fresh schema (every unit and data test runs),
+    the others `dbt run`. The tests only read what the passes left."""
+    tmp = tmp_path_factory.mktemp("spark_passes")
     data = dataset()
-    spark = spark_warehouse.schema("equal")
-    db = tmp_path / "warehouse.duckdb"
+    db = tmp / "warehouse.duckdb"
+    run = Passes(
+        data, spark_warehouse.schema("equal"), spark_warehouse.schema("fmt_delta", "delta")
+    )
     loaded_meta: set[int] = set()
     loaded_parts: set[int] = set()
-    oracles: list[Oracle] = []
-
     for pass_no, (meta, events) in enumerate(PASSES, start=1):
         insert_raw(db, data, meta, events)
-        spark.insert_raw(data, meta, events)
+        run.parquet.insert_raw(data, meta, events)
         loaded_meta |= meta
         loaded_parts |= set(events)
 
-        run_dbt(db, tmp_path / "duckdb", "run", dbt_vars=VARS)
+        run_dbt(db, tmp / "duckdb", "run", dbt_vars=VARS)
         # the first pass builds a fresh schema with every unit and data test
-        spark.dbt(tmp_path / "spark", "build" if pass_no == 1 else "run", dbt_vars=VARS)
+        run.parquet.dbt(tmp / "spark", "build" if pass_no == 1 else "run", dbt_vars=VARS)
+        run.duck.append(snapshot(duck_query(db), "main"))
+        run.spark.append(snapshot(run.parquet.query, run.parquet.name))
+        run.oracles.append(oracle_so_far(data, loaded_meta, loaded_parts))
+        if pass_no <= 2:  # the second updates stored keys and adds new ones
+            run.delta.insert_raw(data, meta, events)
+            run.delta.dbt(tmp / "delta", "run", dbt_vars=VARS)
+            run.delta_rows.append(snapshot(run.delta.query, run.delta.name))
+    return run
 
-        duck = snapshot(duck_query(db), "main")
-        assert_same(snapshot(spark.query, spark.name), duck, pass_no)
 
-        oracle = oracle_so_far(data, loaded_meta, loaded_parts)
-        oracles.append(oracle)
+def test_spark_passes_equal_duckdb(passes: Passes) -> None:
+    for pass_no, (duck, spark, oracle) in enumerate(
+        zip(passes.duck, passes.spark, passes.oracles, strict=True), start=1
+    ):
+        assert_same(spark, duck, pass_no)
         feed = duck["marts.fct_hot_feed"]
         assert [r["video_id"] for r in feed] == oracle.feed(TOP_N), pass_no
         for r in feed:
@@ -143,33 +177,24 @@ def test_spark_passes_equal_duckdb(tmp_path: Path, spark_warehouse) -> None:
         assert [(r["video_id"], r["would_be_rank"]) for r in queue] == oracle.queue(TOP_N)
 
     # what the passes went through: a takedown, a late catalogue row, displaced likes/shares
+    oracles = passes.oracles
     assert oracles[0].status("v06") == "approved" and oracles[1].status("v06") == "removed"
     assert "v13" not in oracles[0].creator_of and "v13" in oracles[1].creator_of
+    spark = passes.parquet
     signs = spark.query(
         f"select distinct sign from {spark.name}_intermediate.int_counted_events order by sign"
     )
     assert [r["sign"] for r in signs] == [-1, 1]
 
 
-def test_delta_merge_equals_parquet_and_duckdb(tmp_path: Path, spark_warehouse) -> None:
-    data = dataset()
-    db = tmp_path / "warehouse.duckdb"
-    schemas = {fmt: spark_warehouse.schema(f"fmt_{fmt}", fmt) for fmt in ("parquet", "delta")}
-
-    for pass_no, (meta, events) in enumerate(PASSES[:2], start=1):
-        insert_raw(db, data, meta, events)
-        run_dbt(db, tmp_path / "duckdb", "run", dbt_vars=VARS)
-        duck = snapshot(duck_query(db), "main")
-        built = {}
-        for fmt, schema in schemas.items():
-            schema.insert_raw(data, meta, events)
-            schema.dbt(tmp_path / fmt, "run", dbt_vars=VARS)
-            built[fmt] = snapshot(schema.query, schema.name)
-            assert_same(built[fmt], duck, pass_no)
-        assert_same(built["delta"], built["parquet"], pass_no)
+def test_delta_merge_equals_parquet_and_duckdb(passes: Passes) -> None:
+    for pass_no, delta in enumerate(passes.delta_rows, start=1):
+        assert_same(delta, passes.duck[pass_no - 1], pass_no)
+        assert_same(delta, passes.spark[pass_no - 1], pass_no)
 
     # each schema's state tables are what its format makes them: Delta kept by merge, parquet
     # by bucket overwrite
+    schemas = {"parquet": passes.parquet, "delta": passes.delta}
     for fmt, schema in schemas.items():
         for table in ("intermediate.int_video_scores", "marts.fct_user_video_interactions"):
             detail = schema.query(f"describe table extended {schema.name}_{table}")
