@@ -96,13 +96,16 @@ def synthetic(users: int, videos: int, pairs: int, topics: int, seed: int) -> In
     block = videos // topics
     popularity = 1.0 / np.arange(1, videos + 1) ** 0.8
     key = np.empty(0, dtype=np.int64)
-    while len(key) < pairs:  # draws repeat pairs (popular videos): draw until enough distinct
-        draw = int((pairs - len(key)) * 1.5) + 1
+    fresh = 1.0  # share of the last draw that was new pairs: draws repeat popular pairs
+    while len(key) < pairs:
+        draw = int((pairs - len(key)) / max(fresh, 0.02) * 1.2) + 1
         user = rng.choice(users, size=draw, p=activity / activity.sum())
         popular = rng.choice(videos, size=draw, p=popularity / popularity.sum())
         within = taste[user] * block + np.minimum(rng.zipf(1.3, size=draw) - 1, block - 1)
         video = np.where(rng.random(draw) < 0.7, within, popular)
+        before = len(key)
         key = np.unique(np.concatenate([key, user.astype(np.int64) * videos + video]))
+        fresh = (len(key) - before) / draw
     key = np.sort(rng.choice(key, size=pairs, replace=False))
     user, video = key // videos, key % videos
     n = len(key)
