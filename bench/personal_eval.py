@@ -204,21 +204,23 @@ def markdown(records: list[dict[str, Any]], k: int) -> str:
     return "\n".join(lines)
 
 
-def code_version() -> str:
-    """The commit measured (``+dirty`` with uncommitted changes): personal is whatever
-    embeddings model the working tree trains, so a figure names the code it came from."""
+def code_version() -> tuple[str, list[str]]:
+    """The commit measured (``+dirty`` with uncommitted changes) and the changed files:
+    personal is whatever embeddings model the working tree trains, so a figure names the
+    code it came from."""
     try:
         head = subprocess.run(
             ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
             capture_output=True, text=True, check=True,
         ).stdout.strip()  # fmt: skip
-        dirty = subprocess.run(
+        status = subprocess.run(
             ["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"],
             capture_output=True, text=True, check=True,
-        ).stdout.strip()  # fmt: skip
+        ).stdout  # fmt: skip
     except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return head + ("+dirty" if dirty else "")
+        return "unknown", []
+    changed = [line[3:] for line in status.splitlines() if line.strip()]
+    return head + ("+dirty" if changed else ""), changed
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -248,12 +250,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     # Taken before the runs: the model code is imported (and measured) as it is now, and a
     # commit landing during a run must not relabel its figures.
-    code = code_version()
+    code, changed = code_version()
     records = [evaluate(path, args) for path in paths]
     print(f"code: {code}")
     print(table(records, args.k))
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    report = {"code": code, "k": args.k, "seed": args.seed, "datasets": records}
+    report = {"code": code, "changed": changed, "k": args.k, "seed": args.seed, "datasets": records}
     args.out.write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2))
     print(f"written: {args.out}")
     return 0
