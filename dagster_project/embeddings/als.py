@@ -11,9 +11,16 @@ to the pair's latest event, no decay when ``half_life_days`` is 0. ALS factorise
 (``implicit.cpu.als.AlternatingLeastSquares``, seeded); users get its user factors and videos its
 item factors, so a dot product is ALS's predicted preference. Users with at most
 :data:`LIGHT_MAX_PAIRS` pairs may instead get the confidence-weighted mean of the vectors of the
-videos they engaged with (:attr:`ModelParams.light_users` ``item_mean``), or no vector at all
-(``global``: they keep the global order, ``personalized: false``); which is best for them is
-chosen on validation data (:mod:`.tuning`).
+videos they engaged with (:attr:`ModelParams.light_users` ``item_mean``), the popularity prior
+alone (``popular``, below), or no vector at all (``global``: they keep the global order,
+``personalized: false``); which is best for them is chosen on validation data (:mod:`.tuning`).
+
+**Popularity prior.** With :attr:`ModelParams.popularity_prior` ``w > 0`` every vector gets one
+more dimension: a video's is ``log1p(users) / log1p(max users)`` (its training popularity in
+``[0, 1]``), a user's ``w · |u| · rms(|v|)`` (scaled like the user's ALS scores), so the served
+dot product is ALS's predicted preference plus ``w`` times a popularity prior — what a
+low-rank model misses for users with little history, served from LanceDB as plain vectors
+and scored by the same formula (raw dot product: cosine would rescale the prior away).
 
 Which values are used is chosen by :func:`dagster_project.embeddings.tuning.tune_and_train`;
 :func:`train` trains with given ones. Every fit runs under a :class:`Deadline` and stops with
@@ -40,7 +47,7 @@ from hot.personal_scoring import ScoringParams
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 Weighting = Literal["log", "bm25", "raw"]
-LightUsers = Literal["als", "item_mean", "global"]
+LightUsers = Literal["als", "item_mean", "popular", "global"]
 
 LIGHT_MAX_PAIRS = 3
 """Users with at most this many pairs are "light": their vector may be folded in from videos."""
@@ -72,13 +79,21 @@ class ModelParams:
     als: AlsParams = field(default_factory=AlsParams)
     scoring: ScoringParams = field(default_factory=ScoringParams)
     light_users: LightUsers = "als"
+    popularity_prior: float = 0.0
+    """Weight of the popularity dimension (0: none, the vectors are ALS's factors only)."""
+
+    @property
+    def has_prior(self) -> bool:
+        """Whether the vectors carry the popularity dimension (then served without cosine)."""
+        return self.popularity_prior > 0 or self.light_users == "popular"
 
     def to_mapping(self) -> dict[str, Any]:
-        """A JSON-able mapping (``als``, ``scoring``, ``light_users``)."""
+        """A JSON-able mapping (``als``, ``scoring``, ``light_users``, ``popularity_prior``)."""
         return {
             "als": asdict(self.als),
             "scoring": asdict(self.scoring),
             "light_users": self.light_users,
+            "popularity_prior": self.popularity_prior,
         }
 
     @classmethod
@@ -89,6 +104,7 @@ class ModelParams:
             als=AlsParams(**als),
             scoring=ScoringParams.from_mapping(raw.get("scoring", {})),
             light_users=raw.get("light_users", "als"),
+            popularity_prior=float(raw.get("popularity_prior", 0.0)),
         )
 
 
@@ -209,11 +225,11 @@ def light_rows(factors: Factors) -> np.ndarray:
 
 
 def user_vectors(factors: Factors, light_users: LightUsers) -> np.ndarray:
-    """Every user's vector: ALS's, or for light users with ``item_mean`` the
+    """Every user's ALS vector: ALS's own, or for light users with ``item_mean`` the
     confidence-weighted mean of their videos' vectors (a fold-in from what they watched),
-    with ``global`` none (a zero vector, left out of the version)."""
+    with ``popular`` and ``global`` none (a zero vector: the prior alone, or the global order)."""
     vectors = factors.user_factors.copy()
-    if light_users == "global":
+    if light_users in ("popular", "global"):
         vectors[light_rows(factors)] = 0.0
     elif light_users == "item_mean":
         rows = light_rows(factors)
@@ -224,19 +240,40 @@ def user_vectors(factors: Factors, light_users: LightUsers) -> np.ndarray:
     return vectors
 
 
+def with_prior(
+    factors: Factors, users: np.ndarray, params: ModelParams
+) -> tuple[np.ndarray, np.ndarray]:
+    """User and video vectors with the popularity dimension appended (module docstring);
+    ``popular`` light users get the prior alone (their ALS part is zero)."""
+    popularity = np.log1p(np.bincount(factors.matrix.indices, minlength=len(factors.videos)))
+    prior = popularity / max(float(popularity.max()), 1e-12)
+    item_scale = float(np.sqrt(np.mean(np.sum(factors.item_factors**2, axis=1))))
+    user_prior = params.popularity_prior * np.linalg.norm(users, axis=1) * item_scale
+    if params.light_users == "popular":
+        user_prior[light_rows(factors)] = 1.0
+    return (
+        np.column_stack([users, user_prior]).astype(np.float32),
+        np.column_stack([factors.item_factors, prior]).astype(np.float32),
+    )
+
+
 def embedding_set(
-    factors: Factors, light_users: LightUsers, inter: Interactions, metadata: dict[str, Any]
+    factors: Factors, params: ModelParams, inter: Interactions, metadata: dict[str, Any]
 ) -> EmbeddingSet:
-    """The vectors of ``factors`` as an :class:`EmbeddingSet` (zero vectors left out: they
-    have no direction, so those users keep the global order)."""
-    users = user_vectors(factors, light_users)
+    """The vectors of ``factors`` served with ``params`` (its light users' rule and prior) as
+    an :class:`EmbeddingSet` (zero vectors left out: they have no direction, so those users
+    keep the global order)."""
+    users = user_vectors(factors, params.light_users)
+    videos = factors.item_factors
+    if params.has_prior:
+        users, videos = with_prior(factors, users, params)
     keep_u = np.linalg.norm(users, axis=1) > 1e-9
-    keep_v = np.linalg.norm(factors.item_factors, axis=1) > 1e-9
+    keep_v = np.linalg.norm(videos, axis=1) > 1e-9
     return EmbeddingSet(
         users=factors.users[keep_u].tolist(),
         user_vectors=users[keep_u],
         videos=factors.videos[keep_v].tolist(),
-        video_vectors=factors.item_factors[keep_v],
+        video_vectors=videos[keep_v],
         watched=watched_lists(inter),
         metadata={"method": "als", "pairs": int(factors.matrix.nnz), **metadata},
     )
@@ -251,4 +288,4 @@ def train(
 ) -> EmbeddingSet:
     """Embeddings of ``inter`` trained with ``params`` (no tuning)."""
     factors = fit(inter, params.als, deadline, now_epoch, what)
-    return embedding_set(factors, params.light_users, inter, {"fit_sec": factors.fit_sec})
+    return embedding_set(factors, params, inter, {"fit_sec": factors.fit_sec})

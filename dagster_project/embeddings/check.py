@@ -20,7 +20,7 @@ Everything runs under one time budget: a fit still running when it is spent rais
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from dagster_project.embeddings.als import Deadline, ModelParams, train
@@ -122,7 +122,7 @@ def _served_metrics(
     params = served.params
     if params is None:
         return evaluate(served.load(), DEFAULT_SCORING.with_blend(blend), ev)
-    params = ModelParams(params.als, params.scoring.with_blend(blend), params.light_users)
+    params = replace(params, scoring=params.scoring.with_blend(blend))
     if params == new_params:
         return new_metrics
     refit = train(train_part, params, deadline, what="retraining the served model")

@@ -11,16 +11,20 @@ Public API (the embeddings asset and ``bench/personal_eval.py``)::
     # {"personal/recall@20", "global/ndcg@20", "popular/...", "light/personal/...", ...}
 
 :func:`tune_and_train` splits ``inter`` by time (:func:`.evaluation.time_split`: each user's
-latest pairs are the validation set), then searches by coordinate descent over :data:`GRID` —
-ALS factors, regularisation, confidence weight ``alpha``, weighting (log / BM25 / raw) and
-recency half-life — starting from ``start`` (the served version's values, so a search that
-finds nothing better keeps them): one value of one parameter changed at a time, the best
-kept, until a full round improves nothing or the budget is spent. Each trial is one ALS fit on
-the training part, scored by validation recall@20 of the served formula
-(:mod:`hot.personal_scoring`) with the best blend. Then, on the best fit, the scoring params
-(blend with hotness, cosine or raw dot product, hot normalisation) and the light users'
-vectors (ALS's, folded in from their videos, or none: the global order) are chosen on the
-same validation users; finally a model is trained on all of ``inter`` with the chosen values.
+latest pairs are the validation set, ranked among the hottest videos of the training part
+with what the user already saw left out, as served), then searches by coordinate descent over
+:data:`GRID` — ALS factors, regularisation, confidence weight ``alpha``, weighting (log / BM25
+/ raw) and recency half-life — starting from ``start`` (the served version's values, so a
+search that finds nothing better keeps them): one value of one parameter changed at a time,
+the best kept, until a full round improves nothing or the budget is spent. While the best
+regularisation or alpha sits on an edge of the values tried, one step past it is tried too
+(:data:`EDGE_STEPS`). Each trial is one ALS fit on the training part, scored by validation
+recall@20 (then NDCG@20) of the served formula (:mod:`hot.personal_scoring`) with the best of
+:data:`SEARCH_BLENDS`, cosine or raw dot product. Then, on the best fit, the scoring params
+(blend with hotness, cosine or raw dot product with a popularity prior of some weight, hot
+normalisation) and the light users' vectors (ALS's, folded in from their videos, the
+popularity prior alone, or none: the global order) are chosen on the same validation users;
+finally a model is trained on all of ``inter`` with the chosen values.
 
 The budget covers all of it: a new trial starts only when it, the final fit (estimated from
 the trials, scaled by size) and ``reserve_fits`` more such fits still fit; any fit still
@@ -62,23 +66,32 @@ from hot.personal_scoring import HOT_NORMS, ScoringParams
 log = logging.getLogger(__name__)
 
 GRID: dict[str, tuple[Any, ...]] = {
-    "alpha": (1.0, 5.0, 20.0, 80.0),
-    "regularization": (0.01, 0.1, 1.0, 10.0),
+    "alpha": (0.25, 1.0, 5.0, 20.0, 80.0),
+    "regularization": (0.01, 0.1, 1.0, 10.0, 100.0),
     "factors": (16, 32, 64, 128),
     "weighting": ("log", "bm25", "raw"),
     "half_life_days": (0.0, 3.0, 14.0, 60.0),
 }
 """The values each tuned ALS parameter may take (searched one parameter at a time)."""
+EDGE_STEPS: dict[str, float] = {"alpha": 4.0, "regularization": 10.0}
+"""Factor of one step past an edge of :data:`GRID` (the best value on the edge is no sign
+that it is the best there is: heavy regularisation wins on sparse real data)."""
+MAX_EDGE_STEPS = 3
+"""Steps past each edge at most."""
 BLENDS = tuple(round(b * 0.1, 1) for b in range(11))
 """Blends with hotness tried on the best fit (0: the global order, 1: similarity only)."""
 SEARCH_BLENDS = (0.2, 0.4, 0.6, 0.8, 1.0)
 """Blends each ALS trial is scored with (its best counts), a cheaper subset of ``BLENDS``."""
-LIGHT_MODES: tuple[LightUsers, ...] = ("als", "item_mean", "global")
-"""What light users may get: ALS's vector, the mean of their videos' vectors, or none (the
-global order) — whichever ranks their validation videos best."""
-CHOICE_SCORINGS = len(BLENDS) * 4 + len(LIGHT_MODES) + 1
-"""Scorings of the validation users that choosing the serving params takes (blends x cosine
-x hot normalisation, the light users' options, the chosen model's metrics)."""
+PRIORS = (0.0, 0.1, 0.3, 1.0, 3.0)
+"""Weights of the popularity prior tried with the raw dot product (:mod:`.als`)."""
+LIGHT_MODES: tuple[LightUsers, ...] = ("als", "item_mean", "popular", "global")
+"""What light users may get: ALS's vector, the mean of their videos' vectors, the popularity
+prior alone (raw dot product only), or none (the global order) — whichever ranks their
+validation videos best."""
+CHOICE_SCORINGS = len(BLENDS) * len(HOT_NORMS) * (1 + len(PRIORS)) + len(LIGHT_MODES) + 1
+"""Scorings of the validation users that choosing the serving params takes (blends x hot
+normalisation x (cosine, or each prior), the light users' options, the chosen model's
+metrics)."""
 TUNE_USERS = 5_000
 """Validation users a trial is scored on at most (a seeded sample beyond)."""
 
@@ -129,6 +142,13 @@ class _Search:
         self.score_sec = 0.0
         """Seconds of the slowest scoring of the validation users (one set of params)."""
 
+    def scorings(self) -> list[ScoringParams]:
+        """What a trial is scored with (its best counts): each blend, cosine or raw dot
+        product (which suits a fit best depends on its regularisation)."""
+        return [
+            replace(self.scoring, blend=b, cosine=c) for b in self.blends for c in (True, False)
+        ]
+
     def estimate(self, params: AlsParams, pairs: int) -> float:
         """Seconds a fit of ``params`` on ``pairs`` pairs is expected to take."""
         return self.fit_cost * pairs * params.factors * params.iterations
@@ -140,19 +160,13 @@ class _Search:
         factors = fit(self.train, params, self.deadline, self.now_epoch, "tuning")
         work = max(factors.matrix.nnz * params.factors * params.iterations, 1)
         self.fit_cost = max(self.fit_cost, factors.fit_sec / work)
-        embeddings = embedding_set(factors, "als", self.train, {})
+        embeddings = embedding_set(factors, ModelParams(), self.train, {})
         scoring_started = time.monotonic()
+        scorings = self.scorings()
         score = max(
-            _objective(
-                per_user_metrics(
-                    self.ev, embeddings, replace(self.scoring, blend=b), baselines=False
-                )
-            )
-            for b in self.blends
+            _objective(per_user_metrics(self.ev, embeddings, s, baselines=False)) for s in scorings
         )
-        self.score_sec = max(
-            self.score_sec, (time.monotonic() - scoring_started) / len(self.blends)
-        )
+        self.score_sec = max(self.score_sec, (time.monotonic() - scoring_started) / len(scorings))
         self.results[params] = score
         log.info(
             "trial %d: %s -> recall@20 %.4f, ndcg@20 %.4f (fit %.1f s, at %.0f s of %.0f s)",
@@ -219,7 +233,7 @@ def tune_and_train(
         params, validation_metrics = _choose_serving(search, blend)
     embeddings = embedding_set(
         fit(inter, params.als, deadline, now_epoch, "training on all pairs"),
-        params.light_users,
+        params,
         inter,
         {},
     )
@@ -242,54 +256,109 @@ def _descend(
 ) -> str:
     """Coordinate descent from ``start`` while the budget allows; returns why it stopped."""
     search.trial(start)  # always: the fallback the budget must hold
+    grid = dict(grid)
+    steps = dict.fromkeys(EDGE_STEPS, 0)
     improved = True
     while improved:
         improved = False
-        for name, values in grid.items():
-            assert search.best is not None
-            current = search.best[0]
-            for value in values:
-                candidate = replace(current, **{name: value})
-                if candidate in search.results:
-                    continue
-                pairs = len(search.train.user_ids)
-                # This trial, choosing the serving params on the best fit, the final fit
-                # and the caller's fits must all still fit in the budget.
-                room = (
-                    search.estimate(candidate, pairs)
-                    + search.score_sec * (len(search.blends) + CHOICE_SCORINGS)
-                    + (1 + reserve_fits) * search.estimate(candidate, all_pairs)
-                )
-                if room > search.deadline.remaining:
-                    return "budget"
-                improved |= search.trial(candidate)
+        for name in grid:
+            values = grid[name]
+            while True:
+                for value in values:
+                    outcome = _try(
+                        search, replace(_best(search), **{name: value}), all_pairs, reserve_fits
+                    )
+                    if outcome is None:
+                        return "budget"
+                    improved |= outcome
+                values = _past_edge(name, grid, getattr(_best(search), name), steps)
+                if not values:
+                    break
     return "converged"
 
 
+def _best(search: _Search) -> AlsParams:
+    assert search.best is not None
+    return search.best[0]
+
+
+def _past_edge(
+    name: str, grid: dict[str, tuple[Any, ...]], best: Any, steps: dict[str, int]
+) -> tuple[Any, ...]:
+    """The value one step past the edge of ``grid[name]`` that ``best`` sits on (added to the
+    grid), or nothing: not on an edge, not a stepped parameter, or no steps left."""
+    values = grid[name]
+    if name not in EDGE_STEPS or steps[name] >= MAX_EDGE_STEPS or len(values) < 2:
+        return ()
+    if best == max(values):
+        value = max(values) * EDGE_STEPS[name]
+    elif best == min(values):
+        value = min(values) / EDGE_STEPS[name]
+    else:
+        return ()
+    steps[name] += 1
+    grid[name] = tuple(sorted((*values, value)))
+    return (value,)
+
+
+def _try(search: _Search, candidate: AlsParams, all_pairs: int, reserve_fits: int) -> bool | None:
+    """Trial ``candidate`` unless tried already: whether it is the new best, ``None`` when the
+    budget cannot hold it."""
+    if candidate in search.results:
+        return False
+    pairs = len(search.train.user_ids)
+    # This trial, choosing the serving params on the best fit, the final fit and the
+    # caller's fits must all still fit in the budget.
+    room = (
+        search.estimate(candidate, pairs)
+        + search.score_sec * (2 * len(search.blends) + CHOICE_SCORINGS)
+        + (1 + reserve_fits) * search.estimate(candidate, all_pairs)
+    )
+    if room > search.deadline.remaining:
+        return False
+    return search.trial(candidate)
+
+
 def _choose_serving(search: _Search, blend: float | None) -> tuple[ModelParams, Metrics]:
-    """On the best fit: the scoring params, then the light users' vectors, by validation."""
+    """On the best fit: the scoring params and the prior's weight, then the light users'
+    vectors, by validation recall@20 (then NDCG@20)."""
     assert search.best is not None
     als, factors = search.best
     ev = search.ev
+    # Cosine leaves no room for the prior (it would rescale it away): the raw dot product
+    # with each weight of the prior, or cosine without it.
+    variants = [(True, 0.0)] + [(False, w) for w in PRIORS]
     candidates = [
-        ScoringParams(blend=b, cosine=c, hot_norm=h)
+        ModelParams(
+            als=als, scoring=ScoringParams(blend=b, cosine=c, hot_norm=h), popularity_prior=w
+        )
+        for c, w in variants
         for b in ((blend,) if blend is not None else BLENDS)
-        for c in (True, False)
         for h in HOT_NORMS
     ]
-    best_als = embedding_set(factors, "als", search.train, {})
+    sets = {
+        w: embedding_set(factors, replace(candidates[0], popularity_prior=w), search.train, {})
+        for _, w in variants
+    }
     chosen = max(
         candidates,
-        key=lambda s: _objective(per_user_metrics(ev, best_als, s, baselines=False)),
+        key=lambda m: _objective(
+            per_user_metrics(ev, sets[m.popularity_prior], m.scoring, baselines=False)
+        ),
     )
-    light_scores: dict[LightUsers, float] = {}
+    light_scores: dict[LightUsers, tuple[float, float]] = {}
     for mode in LIGHT_MODES:
-        embeddings = embedding_set(factors, mode, search.train, {})
-        per_user = per_user_metrics(ev, embeddings, chosen, baselines=False)
-        recall = per_user["personal"][0][ev.light]
-        light_scores[mode] = float(recall.mean()) if recall.size else 0.0
+        if mode == "popular" and chosen.scoring.cosine:
+            continue
+        embeddings = embedding_set(factors, replace(chosen, light_users=mode), search.train, {})
+        per_user = per_user_metrics(ev, embeddings, chosen.scoring, baselines=False)
+        recall, ndcg = (values[ev.light] for values in per_user["personal"])
+        light_scores[mode] = (
+            (float(recall.mean()), float(ndcg.mean())) if recall.size else (0.0, 0.0)
+        )
     # Another way than ALS's own vector only when it measurably helps the light users.
-    light = max(LIGHT_MODES, key=lambda mode: (light_scores[mode], mode == "als"))
-    best = embedding_set(factors, light, search.train, {})
-    metrics = summarize(ev, per_user_metrics(ev, best, chosen))
-    return ModelParams(als=als, scoring=chosen, light_users=light), metrics
+    light = max(light_scores, key=lambda mode: (light_scores[mode], mode == "als"))
+    chosen = replace(chosen, light_users=light)
+    best = embedding_set(factors, chosen, search.train, {})
+    metrics = summarize(ev, per_user_metrics(ev, best, chosen.scoring))
+    return chosen, metrics

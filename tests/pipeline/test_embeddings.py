@@ -189,10 +189,11 @@ def test_learned_embeddings_separate_tastes_pass_the_check_and_versions_flip(
     # The chosen values and their validation metrics are recorded with the version.
     record = embedding_store.read_record(warehouse / "lancedb", version)
     als = record["params"]["als"]
-    assert als["factors"] == meta["dimension"]
+    prior = record["params"]["popularity_prior"] > 0 or record["params"]["light_users"] == "popular"
+    assert meta["dimension"] == als["factors"] + prior  # the popularity prior: one more
     assert {"regularization", "alpha", "weighting", "half_life_days"} <= als.keys()
     assert 0.0 <= record["params"]["scoring"]["blend"] <= 1.0
-    assert record["params"]["light_users"] in ("als", "item_mean")
+    assert record["params"]["light_users"] in ("als", "item_mean", "popular")
     assert record["validation"]["personal/recall@20"] > 0
     assert record["check"]["passed"] is True
 

@@ -14,10 +14,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dagster_project.embeddings.als import TrainingBudgetExceeded
+from dagster_project.embeddings.als import (
+    Deadline,
+    ModelParams,
+    TrainingBudgetExceeded,
+    embedding_set,
+    fit,
+)
 from dagster_project.embeddings.evaluation import EvalSet, evaluate, time_split
 from dagster_project.embeddings.interactions import Interactions
-from dagster_project.embeddings.tuning import GRID, tune_and_train
+from dagster_project.embeddings.tuning import EDGE_STEPS, GRID, MAX_EDGE_STEPS, tune_and_train
 from hot.embedding_store import EmbeddingSet
 from hot.personal_scoring import ScoringParams, normalised_hot, prepare_vectors, scores, top_k
 
@@ -142,12 +148,18 @@ def test_tuning_chooses_values_on_validation_and_beats_the_baselines() -> None:
     model = tune_and_train(train, budget_sec=60)
     als = model.params.als
     for name, values in GRID.items():
-        assert getattr(als, name) in values
+        if name in EDGE_STEPS:  # the grid, or up to MAX_EDGE_STEPS steps past an edge
+            reach = EDGE_STEPS[name] ** MAX_EDGE_STEPS
+            assert min(values) / reach <= getattr(als, name) <= max(values) * reach
+        else:
+            assert getattr(als, name) in values
     assert 0.0 <= model.params.scoring.blend <= 1.0
     assert model.trials >= 1 and model.stopped in ("converged", "budget")
     assert model.validation["personal/recall@20"] > model.validation["global/recall@20"]
     record = model.record()
-    assert record["params"]["als"]["factors"] == als.factors == model.embeddings.dim
+    # One more dimension when the vectors carry the popularity prior.
+    assert record["params"]["als"]["factors"] == als.factors
+    assert model.embeddings.dim == als.factors + model.params.has_prior
     test = evaluate(model.embeddings, model.params.scoring, EvalSet.build(train, holdout))
     assert test["personal/recall@20"] > test["global/recall@20"]
     assert test["personal/recall@20"] > test["popular/recall@20"]
@@ -155,10 +167,38 @@ def test_tuning_chooses_values_on_validation_and_beats_the_baselines() -> None:
 
 def test_overrides_fix_factors_and_blend() -> None:
     model = tune_and_train(planted(), budget_sec=60, factors=8, blend=0.25)
-    assert model.params.als.factors == 8 and model.embeddings.dim == 8
+    assert model.params.als.factors == 8
+    assert model.embeddings.dim == 8 + model.params.has_prior
     assert model.params.scoring.blend == 0.25
 
 
 def test_a_budget_too_small_for_one_model_raises() -> None:
     with pytest.raises(TrainingBudgetExceeded, match="did not finish within the training budget"):
         tune_and_train(planted(), budget_sec=1e-9)
+
+
+def test_the_popularity_prior_is_one_more_dimension_of_plain_vectors() -> None:
+    inter = planted()
+    factors = fit(inter, ModelParams().als, Deadline(60))
+    plain = embedding_set(factors, ModelParams(), inter, {})
+    prior = embedding_set(factors, ModelParams(popularity_prior=0.5), inter, {})
+    assert prior.dim == plain.dim + 1 and prior.videos == plain.videos
+    # The dot product is ALS's score plus the weighted prior: log-popularity in [0, 1].
+    users = np.unique(inter.user_ids).tolist()
+    pop = np.log1p(
+        np.array([np.unique(inter.user_ids[inter.video_ids == v]).size for v in plain.videos])
+    )
+    assert np.allclose(prior.video_vectors[:, -1], pop / pop.max(), atol=1e-6)
+    row = users.index(plain.users[0])
+    extra = prior.user_vectors[row, -1]
+    assert extra > 0
+    assert np.allclose(
+        prior.user_vectors[row] @ prior.video_vectors.T,
+        plain.user_vectors[row] @ plain.video_vectors.T + extra * prior.video_vectors[:, -1],
+        atol=1e-4,
+    )
+    # Light users with "popular": the prior alone, so the most popular videos first.
+    popular = embedding_set(factors, ModelParams(light_users="popular"), inter, {})
+    light = next(u for u in users if (inter.user_ids == u).sum() <= 3)
+    vector = popular.user_vectors[popular.users.index(light)]
+    assert np.allclose(vector[:-1], 0.0) and vector[-1] == 1.0
