@@ -18,6 +18,7 @@ import random
 import shutil
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -101,16 +102,19 @@ def test_spark_ingest_equals_duckdb(tmp_path: Path) -> None:
     shutil.copytree(landing, tmp_path / "spark" / "landing")
     shutil.copytree(landing, tmp_path / "delta" / "landing")
 
-    duck = _dump(tmp_path / "duckdb", "duckdb")
-    spark = _dump(tmp_path / "spark", "spark")
-    delta = dumped(
-        engine_process(
+    # Three independent processes (a data dir each), side by side: a Spark process spends
+    # much of its time starting its JVM and session, not on the CPU.
+    with ThreadPoolExecutor(3) as pool:
+        duck_run = pool.submit(_dump, tmp_path / "duckdb", "duckdb")
+        spark_run = pool.submit(_dump, tmp_path / "spark", "spark")
+        delta_run = pool.submit(
+            engine_process,
             "tests.pipeline.spark_ingest_dump",
             tmp_path / "delta",
             "spark",
             HOT_SPARK_TABLE_FORMAT="delta",
         )
-    )
+        duck, spark, delta = duck_run.result(), spark_run.result(), dumped(delta_run.result())
     assert delta == spark
 
     assert spark["ledger"] == duck["ledger"]
