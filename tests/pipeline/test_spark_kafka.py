@@ -17,6 +17,7 @@ from __future__ import annotations
 import random
 import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -79,8 +80,12 @@ def test_spark_reads_the_topic_as_duckdb_does(
         for late in (False, True):
             _catalogue(data_dir / "landing", world, late=late)
 
-    duck = dumped(_dump(dirs["duckdb"], "duckdb", "pass", f"{redis_base}/5"))
-    killed = _dump(dirs["spark"], "spark", "kill", f"{redis_base}/6")
+    # The DuckDB pass and the killed Spark pass (a data dir and a Redis database each) side by
+    # side: a Spark process spends much of its time starting its JVM and session.
+    with ThreadPoolExecutor(2) as pool:
+        duck_run = pool.submit(_dump, dirs["duckdb"], "duckdb", "pass", f"{redis_base}/5")
+        kill_run = pool.submit(_dump, dirs["spark"], "spark", "kill", f"{redis_base}/6")
+        duck, killed = dumped(duck_run.result()), kill_run.result()
     assert killed.returncode == -9, killed.stderr[-4000:]
     # Two ranges wrote their row of raw.ingested_ranges; the second one's counts never came.
     ranges = dirs["spark"] / "spark" / "warehouse" / "raw.db" / "ingested_ranges"
