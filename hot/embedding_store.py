@@ -25,7 +25,6 @@ import lancedb
 import numpy as np
 import pyarrow as pa
 from lancedb.index import BTree
-from redis.exceptions import WatchError
 
 from hot import keys
 from hot.redis_client import SyncRedis
@@ -174,20 +173,18 @@ def flip(client: SyncRedis, version: str) -> str | None:
     Returns the version it replaced. Raises :class:`StaleVersion` when a newer version was
     published meanwhile (a concurrent run), leaving the pointer as is.
     """
-    with client.pipeline(transaction=True) as pipe:
-        while True:
-            try:
-                pipe.watch(keys.EMBEDDINGS_VERSION)
-                raw = pipe.get(keys.EMBEDDINGS_VERSION)
-                previous = raw.decode() if raw else None
-                if previous is not None and previous > version:
-                    raise StaleVersion(f"version {previous} is newer than {version}")
-                pipe.multi()
-                pipe.set(keys.EMBEDDINGS_VERSION, version)
-                pipe.execute()
-                return previous
-            except WatchError:
-                continue
+
+    def swap(pipe: Any) -> str | None:
+        raw = pipe.get(keys.EMBEDDINGS_VERSION)
+        previous = raw.decode() if raw else None
+        if previous is not None and previous > version:
+            raise StaleVersion(f"version {previous} is newer than {version}")
+        pipe.multi()
+        pipe.set(keys.EMBEDDINGS_VERSION, version)
+        return previous
+
+    # redis-py's transaction helper: WATCH the pointer, run swap, EXEC, again on a WatchError.
+    return client.transaction(swap, keys.EMBEDDINGS_VERSION, value_from_callable=True)
 
 
 class StaleVersion(RuntimeError):
