@@ -75,6 +75,9 @@ USER_TTL_SEC = 60.0
 immutable: the TTL only bounds how long a quiet user's entry holds memory)."""
 USER_CACHE_SIZE = 50_000
 CANDIDATE_CACHE_SIZE = 8
+RANKING_CACHE_SIZE = 4_096
+"""Users whose order of the current candidates is kept (~8 KB each for 1,000 candidates): a
+user paging or refreshing within one snapshot and embeddings version is scored once."""
 LOG_EVERY_SEC = 10.0
 """At most one warning per this many seconds while the embeddings store fails."""
 
@@ -124,15 +127,25 @@ def blended_scores(candidates: Candidates, user: UserVector, demote: float) -> n
     return scores
 
 
+@dataclass(frozen=True, slots=True)
+class CachedRanking:
+    """A user's order of one candidates set, with the objects it was computed from (held so
+    that their ids, the cache key, cannot be reused by new objects while it is cached)."""
+
+    inputs: tuple[Candidates, UserVector]
+    ranking: Ranking
+
+
 class BlendedOrder(Sequence[int]):
     """View positions by score descending, ties by ``videoId`` — sorted only as far as
     asked: a page of 20 out of 1,000 candidates costs a partition, not a full sort."""
 
-    __slots__ = ("_positions", "_scores")
+    __slots__ = ("_positions", "_scores", "_top_cache")
 
     def __init__(self, scores: np.ndarray, positions: np.ndarray) -> None:
         self._scores = scores
         self._positions = positions
+        self._top_cache: list[int] = []
 
     def __len__(self) -> int:
         return len(self._scores)
@@ -148,8 +161,11 @@ class BlendedOrder(Sequence[int]):
         return iter(self._top(len(self)))
 
     def _top(self, k: int) -> list[int]:
-        """The first ``k`` view positions of the order."""
-        return self._positions[personal_scoring.top_k(self._scores, k)].tolist()
+        """The first ``k`` view positions of the order (the longest prefix asked for so far
+        is kept: the next page of a cached order is a slice, or one more partition)."""
+        if k > len(self._top_cache):
+            self._top_cache = self._positions[personal_scoring.top_k(self._scores, k)].tolist()
+        return self._top_cache[:k]
 
 
 class PersonalReranker:
@@ -166,6 +182,7 @@ class PersonalReranker:
         self._version_task: asyncio.Task[None] | None = None
         self._candidates: OrderedDict[Hashable, Candidates] = OrderedDict()
         self._users: OrderedDict[Hashable, tuple[float, UserVector | None]] = OrderedDict()
+        self._rankings: OrderedDict[Hashable, CachedRanking] = OrderedDict()
         self._inflight: dict[Hashable, asyncio.Future[Any]] = {}
         self._user_batches: dict[str, dict[str, asyncio.Future[UserVector | None]]] = {}
         self._flushes: set[asyncio.Task[None]] = set()
@@ -186,12 +203,23 @@ class PersonalReranker:
             return GLOBAL_RANKING
         if user is None:
             return GLOBAL_RANKING
+        # Candidates and user vectors are immutable per (snapshot, takedowns, version), so
+        # the cached order of a user is keyed by the two objects it was computed from.
+        key = (id(candidates), id(user))
+        ranking = self._rankings.get(key)
+        if ranking is not None:
+            self._rankings.move_to_end(key)
+            return ranking.ranking
         scores = blended_scores(candidates, user, self._settings.personal_demote_watched)
-        return Ranking(
+        ranked = Ranking(
             order=BlendedOrder(scores, candidates.positions),
             personalized=True,
             cache_key=f"{version}:{principal.sub}",
         )
+        self._rankings[key] = CachedRanking((candidates, user), ranked)
+        while len(self._rankings) > RANKING_CACHE_SIZE:
+            self._rankings.popitem(last=False)
+        return ranked
 
     async def aclose(self) -> None:
         """Stop the background reads, close Redis and LanceDB (app shutdown)."""
