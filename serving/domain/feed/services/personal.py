@@ -215,6 +215,7 @@ class PersonalReranker:
             order=BlendedOrder(scores, candidates.positions),
             personalized=True,
             cache_key=f"{version}:{principal.sub}",
+            pages={},
         )
         self._rankings[key] = CachedRanking((candidates, user), ranked)
         while len(self._rankings) > RANKING_CACHE_SIZE:

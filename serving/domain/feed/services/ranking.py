@@ -4,9 +4,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Container, Iterable, Sequence
+from collections.abc import Container, Hashable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 
 class Rankable(Protocol):
@@ -60,6 +60,9 @@ class Ranking:
     order: Sequence[int] | None
     personalized: bool
     cache_key: str = ""
+    pages: dict[Hashable, Any] | None = None
+    """Where the view may keep this order's rendered pages (a ranking the reranker reuses
+    across requests); ``None``: render every time."""
 
 
 GLOBAL_RANKING = Ranking(order=None, personalized=False)

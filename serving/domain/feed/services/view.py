@@ -18,6 +18,7 @@ from serving.domain.feed.services.snapshots import Entry, LoadedSnapshot
 
 _encode = msgspec.json.encode
 _MAX_PAGES = 1024
+_MAX_RANKING_PAGES = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +86,17 @@ class FeedView:
         if feed_type == "global":
             ranking = GLOBAL_RANKING
         if ranking.order is not None or ranking.cache_key:
-            return self._render(feed_type, limit, offset, ranking)
+            pages = ranking.pages
+            if pages is None:
+                return self._render(feed_type, limit, offset, ranking)
+            # A reused personal order: its pages are rendered once (a user's refresh).
+            key = (feed_type, limit, offset, self.snapshot_id, self.takedown_version)
+            page = pages.get(key)
+            if page is None:
+                if len(pages) >= _MAX_RANKING_PAGES:
+                    pages.clear()
+                page = pages[key] = self._render(feed_type, limit, offset, ranking)
+            return page
         key = (feed_type, ranking.personalized, limit, offset)
         page = self._pages.get(key)
         if page is None:
