@@ -38,12 +38,8 @@ import numpy as np
 import redis
 from tenacity import (
     RetryError,
-    Retrying,
     retry_if_exception_type,
     retry_if_result,
-    stop_after_delay,
-    stop_any,
-    wait_fixed,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,7 +47,7 @@ sys.path.insert(0, str(ROOT))
 
 from hot import embedding_store  # noqa: E402
 from hot.embedding_store import EmbeddingSet  # noqa: E402
-from hot.local.processes import stop_when_exited  # noqa: E402
+from hot.local.processes import while_starting  # noqa: E402
 from hot.local.redis_server import EmbeddedRedis, free_port  # noqa: E402
 from hot.settings import get_settings  # noqa: E402
 from hot.snapshot import Snapshot, SnapshotItem, new_snapshot_id, publish_snapshot  # noqa: E402
@@ -149,10 +145,11 @@ def start_api(workdir: Path, redis_url: str, workers: int, secret: str) -> tuple
     process = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=log, stderr=log)
     url = f"http://127.0.0.1:{port}"
     try:
-        Retrying(
-            retry=retry_if_exception_type(httpx.HTTPError) | retry_if_result(lambda ok: not ok),
-            stop=stop_any(stop_after_delay(120), stop_when_exited(process)),
-            wait=wait_fixed(0.2),
+        while_starting(
+            process,
+            retry_if_exception_type(httpx.HTTPError) | retry_if_result(lambda ok: not ok),
+            120,
+            0.2,
         )(lambda: httpx.get(f"{url}/readyz", timeout=1).status_code == 200)
     except RetryError:
         process.kill()

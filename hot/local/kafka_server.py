@@ -19,14 +19,10 @@ from pathlib import Path
 
 from tenacity import (
     RetryError,
-    Retrying,
     retry_if_exception_type,
-    stop_after_delay,
-    stop_any,
-    wait_fixed,
 )
 
-from hot.local.processes import stop_when_exited, terminate
+from hot.local.processes import terminate, while_starting
 from hot.local.redis_server import free_port
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -182,10 +178,8 @@ class EmbeddedKafka:
             )
         atexit.register(self.stop)
         try:
-            Retrying(
-                retry=retry_if_exception_type(KafkaUnavailableError),
-                stop=stop_any(stop_after_delay(timeout), stop_when_exited(self._proc)),
-                wait=wait_fixed(0.2),
+            while_starting(
+                self._proc, retry_if_exception_type(KafkaUnavailableError), timeout, 0.2
             )(broker_ready, self.bootstrap, timeout=2.0)
         except RetryError:
             detail = self._log_tail()

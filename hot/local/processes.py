@@ -27,8 +27,10 @@ from tenacity import (
     Retrying,
     retry_if_result,
     stop_after_delay,
+    stop_any,
     wait_fixed,
 )
+from tenacity.retry import retry_base
 from tenacity.stop import stop_base
 
 _PR_SET_CHILD_SUBREAPER = 36
@@ -109,6 +111,19 @@ class stop_when_exited(stop_base):
     def __call__(self, retry_state: RetryCallState) -> bool:
         """Whether to stop retrying: the process is gone."""
         return self.proc.poll() is not None
+
+
+def while_starting(
+    proc: subprocess.Popen[bytes], retry: retry_base, timeout: float, interval: float
+) -> Retrying:
+    """tenacity's retrying of a probe of the server ``proc`` while it starts: ``retry`` says
+    which outcomes to try again, every ``interval`` seconds; it gives up after ``timeout``
+    seconds, or at once when ``proc`` has exited (raising ``RetryError`` either way)."""
+    return Retrying(
+        retry=retry,
+        stop=stop_any(stop_after_delay(timeout), stop_when_exited(proc)),
+        wait=wait_fixed(interval),
+    )
 
 
 def _signal_group(pid: int, sig: int) -> None:

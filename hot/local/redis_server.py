@@ -19,11 +19,10 @@ from tenacity import (
     retry_if_exception_type,
     retry_if_result,
     stop_after_delay,
-    stop_any,
     wait_fixed,
 )
 
-from hot.local.processes import stop_when_exited, terminate
+from hot.local.processes import terminate, while_starting
 
 
 class RedisNotInstalledError(RuntimeError):
@@ -103,11 +102,9 @@ class EmbeddedRedis:
         atexit.register(self.stop)
         client = redis.Redis.from_url(self.url, socket_timeout=0.5)
         try:
-            Retrying(
-                retry=retry_if_exception_type(redis.RedisError),
-                stop=stop_any(stop_after_delay(timeout), stop_when_exited(self._proc)),
-                wait=wait_fixed(0.05),
-            )(client.ping)
+            while_starting(self._proc, retry_if_exception_type(redis.RedisError), timeout, 0.05)(
+                client.ping
+            )
         except RetryError:
             log = self.directory / "redis.log"
             detail = log.read_text()[-2000:] if log.exists() else ""

@@ -15,15 +15,11 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from tenacity import (
     RetryError,
-    Retrying,
     retry_if_exception_type,
     retry_if_result,
-    stop_after_delay,
-    stop_any,
-    wait_fixed,
 )
 
-from hot.local.processes import stop_when_exited
+from hot.local.processes import while_starting
 from hot.local.redis_server import EmbeddedRedis, EmbeddedRedisCluster, free_port
 from tests.serving.api_support import SECRET
 
@@ -75,10 +71,11 @@ def start_api(directory: Path, redis_url: str, **env: str) -> ApiServer:
         )
     server = ApiServer(url=f"http://127.0.0.1:{port}", process=process, log=log)
     try:
-        Retrying(
-            retry=retry_if_exception_type(httpx.HTTPError) | retry_if_result(lambda ok: not ok),
-            stop=stop_any(stop_after_delay(30), stop_when_exited(process)),
-            wait=wait_fixed(0.1),
+        while_starting(
+            process,
+            retry_if_exception_type(httpx.HTTPError) | retry_if_result(lambda ok: not ok),
+            30,
+            0.1,
         )(lambda: httpx.get(f"{server.url}/healthz", timeout=1.0).status_code == 200)
     except RetryError:
         server.stop()
