@@ -127,15 +127,6 @@ def blended_scores(candidates: Candidates, user: UserVector, demote: float) -> n
     return scores
 
 
-@dataclass(frozen=True, slots=True)
-class CachedRanking:
-    """A user's order of one candidates set, with the objects it was computed from (held so
-    that their ids, the cache key, cannot be reused by new objects while it is cached)."""
-
-    inputs: tuple[Candidates, UserVector]
-    ranking: Ranking
-
-
 class BlendedOrder(Sequence[int]):
     """View positions by score descending, ties by ``videoId`` — sorted only as far as
     asked: a page of 20 out of 1,000 candidates costs a partition, not a full sort."""
@@ -182,7 +173,7 @@ class PersonalReranker:
         self._version_task: asyncio.Task[None] | None = None
         self._candidates: OrderedDict[Hashable, Candidates] = OrderedDict()
         self._users: OrderedDict[Hashable, tuple[float, UserVector | None]] = OrderedDict()
-        self._rankings: OrderedDict[Hashable, CachedRanking] = OrderedDict()
+        self._rankings: OrderedDict[Hashable, Ranking] = OrderedDict()
         self._inflight: dict[Hashable, asyncio.Future[Any]] = {}
         self._user_batches: dict[str, dict[str, asyncio.Future[UserVector | None]]] = {}
         self._flushes: set[asyncio.Task[None]] = set()
@@ -203,13 +194,12 @@ class PersonalReranker:
             return GLOBAL_RANKING
         if user is None:
             return GLOBAL_RANKING
-        # Candidates and user vectors are immutable per (snapshot, takedowns, version), so
-        # the cached order of a user is keyed by the two objects it was computed from.
-        key = (id(candidates), id(user))
-        ranking = self._rankings.get(key)
-        if ranking is not None:
+        # A version's vectors are immutable, so a user's order depends only on these.
+        key = (view.snapshot_id, view.takedown_version, version, principal.sub)
+        cached = self._rankings.get(key)
+        if cached is not None:
             self._rankings.move_to_end(key)
-            return ranking.ranking
+            return cached
         scores = blended_scores(candidates, user, self._settings.personal_demote_watched)
         ranked = Ranking(
             order=BlendedOrder(scores, candidates.positions),
@@ -217,7 +207,7 @@ class PersonalReranker:
             cache_key=f"{version}:{principal.sub}",
             pages={},
         )
-        self._rankings[key] = CachedRanking((candidates, user), ranked)
+        self._rankings[key] = ranked
         while len(self._rankings) > RANKING_CACHE_SIZE:
             self._rankings.popitem(last=False)
         return ranked
