@@ -26,8 +26,7 @@ take a matrix of users (``m x d``) to score many users at once in evaluations.
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -54,10 +53,6 @@ class ScoringParams:
     def with_blend(self, blend: float | None) -> ScoringParams:
         """These params with ``blend`` replaced (``None``: unchanged) — the operator override."""
         return self if blend is None else replace(self, blend=blend)
-
-    def to_json(self) -> str:
-        """The params as a JSON object (stored with the version)."""
-        return json.dumps(asdict(self), sort_keys=True)
 
     @classmethod
     def from_mapping(cls, raw: dict[str, Any]) -> ScoringParams:

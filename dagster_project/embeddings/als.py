@@ -37,7 +37,7 @@ from typing import Any, Literal
 import numpy as np
 from scipy import sparse
 
-from dagster_project.embeddings.interactions import EmbeddingsError, Interactions, watched_lists
+from dagster_project.embeddings.interactions import EmbeddingsError, Interactions
 from hot.embedding_store import EmbeddingSet
 from hot.personal_scoring import ScoringParams
 
@@ -89,12 +89,7 @@ class ModelParams:
 
     def to_mapping(self) -> dict[str, Any]:
         """A JSON-able mapping (``als``, ``scoring``, ``light_users``, ``popularity_prior``)."""
-        return {
-            "als": asdict(self.als),
-            "scoring": asdict(self.scoring),
-            "light_users": self.light_users,
-            "popularity_prior": self.popularity_prior,
-        }
+        return asdict(self)
 
     @classmethod
     def from_mapping(cls, raw: dict[str, Any]) -> ModelParams:
@@ -274,7 +269,7 @@ def embedding_set(
         user_vectors=users[keep_u],
         videos=factors.videos[keep_v].tolist(),
         video_vectors=videos[keep_v],
-        watched=watched_lists(inter),
+        watched=inter.watched,
         metadata={"method": "als", "pairs": int(factors.matrix.nnz), **metadata},
     )
 

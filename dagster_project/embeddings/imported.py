@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from dagster_project.embeddings.interactions import EmbeddingsError, Interactions, watched_lists
+from dagster_project.embeddings.interactions import EmbeddingsError, Interactions
 from hot.embedding_store import EmbeddingSet
 
 KINDS = ("user", "video")
@@ -60,7 +60,7 @@ def import_vectors(path: Path, dim: int | None, inter: Interactions) -> Embeddin
         user_vectors=vectors[is_user],
         videos=id_array[~is_user].tolist(),
         video_vectors=vectors[~is_user],
-        watched=watched_lists(inter),
+        watched=inter.watched,
         metadata={"method": "import", "source": str(path)},
     )
 

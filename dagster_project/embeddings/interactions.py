@@ -49,6 +49,16 @@ class Interactions:
         videos, video_idx = np.unique(self.video_ids, return_inverse=True)
         return Codes(users, user_idx, videos, video_idx)
 
+    @cached_property
+    def watched(self) -> dict[str, list[str]]:
+        """Per user, the videos with at least ``WATCHED_HEAVY_SEC`` counted watch seconds
+        (computed once: every embedding set of one tuning run carries the same lists)."""
+        heavy = self.watch_sec >= WATCHED_HEAVY_SEC
+        watched: dict[str, list[str]] = {}
+        for user, video in zip(self.user_ids[heavy], self.video_ids[heavy], strict=True):
+            watched.setdefault(str(user), []).append(str(video))
+        return {u: sorted(v) for u, v in watched.items()}
+
     def subset(self, mask: np.ndarray) -> Interactions:
         """The rows of ``mask``, sharing this set's vocabularies (an id without rows in the
         subset keeps its code: an empty row or column of its matrices)."""
@@ -113,12 +123,3 @@ def read_interactions_retrying(
             if time.monotonic() > deadline:
                 raise
             time.sleep(1.0)
-
-
-def watched_lists(inter: Interactions) -> dict[str, list[str]]:
-    """Per user, the videos with at least ``WATCHED_HEAVY_SEC`` counted watch seconds."""
-    heavy = inter.watch_sec >= WATCHED_HEAVY_SEC
-    watched: dict[str, list[str]] = {}
-    for user, video in zip(inter.user_ids[heavy], inter.video_ids[heavy], strict=True):
-        watched.setdefault(str(user), []).append(str(video))
-    return {u: sorted(v) for u, v in watched.items()}

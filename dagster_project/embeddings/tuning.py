@@ -52,6 +52,9 @@ from dagster_project.embeddings.als import (
     embedding_set,
     fit,
 )
+from dagster_project.embeddings.als import (
+    train as train_model,
+)
 from dagster_project.embeddings.evaluation import (
     EvalSet,
     Metrics,
@@ -231,12 +234,7 @@ def tune_and_train(
         validation_metrics: Metrics = {}
     else:
         params, validation_metrics = _choose_serving(search, blend)
-    embeddings = embedding_set(
-        fit(inter, params.als, deadline, now_epoch, "training on all pairs"),
-        params,
-        inter,
-        {},
-    )
+    embeddings = train_model(inter, params, deadline, now_epoch, "training on all pairs")
     return TrainedModel(
         embeddings=embeddings,
         params=params,
@@ -338,7 +336,7 @@ def _choose_serving(search: _Search, blend: float | None) -> tuple[ModelParams, 
     ]
     sets = {
         w: embedding_set(factors, replace(candidates[0], popularity_prior=w), search.train, {})
-        for _, w in variants
+        for w in PRIORS
     }
     chosen = max(
         candidates,
@@ -352,9 +350,8 @@ def _choose_serving(search: _Search, blend: float | None) -> tuple[ModelParams, 
             continue
         embeddings = embedding_set(factors, replace(chosen, light_users=mode), search.train, {})
         per_user = per_user_metrics(ev, embeddings, chosen.scoring, baselines=False)
-        recall, ndcg = (values[ev.light] for values in per_user["personal"])
-        light_scores[mode] = (
-            (float(recall.mean()), float(ndcg.mean())) if recall.size else (0.0, 0.0)
+        light_scores[mode] = _objective(
+            {"personal": tuple(values[ev.light] for values in per_user["personal"])}
         )
     # Another way than ALS's own vector only when it measurably helps the light users.
     light = max(light_scores, key=lambda mode: (light_scores[mode], mode == "als"))
