@@ -88,7 +88,10 @@ def item_payload(row: Sequence[Any], parts: Sequence[Any] | None = None) -> Item
 def contributions(parts: Sequence[Any]) -> Contributions:
     """The ``contributions`` of an item's payload: each signal's part of its score at
     ``generatedAt``, unrounded (the API rounds them so they add up to the served hotScore)."""
-    return Contributions(*(float(part or 0.0) for part in parts[: len(SIGNALS)]))
+    # By name, with the lengths checked: the signals' order is not the struct's to assume.
+    return Contributions(
+        **{signal: float(part or 0.0) for signal, part in zip(SIGNALS, parts, strict=True)}
+    )
 
 
 def to_items(rows: Sequence[Sequence[Any]], *, parts: bool = False) -> list[SnapshotItem]:

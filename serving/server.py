@@ -17,14 +17,13 @@ APP_FACTORY = "serving.app:create_app"
 def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
     """Serve the app with uvicorn until interrupted; ``workers`` processes share the port.
 
-    Redis is resolved once here (an embedded one is started if ``HOT_REDIS_URL`` is unset)
-    and handed to the workers through ``HOT_REDIS_URL``. With ``workers > 1`` Prometheus
-    runs in multiprocess mode: ``PROMETHEUS_MULTIPROC_DIR`` (default ``data_dir/prometheus``)
-    is emptied and shared by the workers.
+    ``HOT_REDIS_URL`` must be set (``hot serve`` sets it): checked here, before the workers
+    start, so a missing Redis is one clear error rather than one per worker. With
+    ``workers > 1`` Prometheus runs in multiprocess mode: ``PROMETHEUS_MULTIPROC_DIR``
+    (default ``data_dir/prometheus``) is emptied and shared by the workers.
     """
     settings = get_settings()
-    os.environ["HOT_REDIS_URL"] = resolve_redis_url(settings)
-    get_settings.cache_clear()
+    resolve_redis_url(settings)
     if workers > 1:
         _prepare_multiprocess_metrics(settings.data_dir / "prometheus")
     uvicorn.run(

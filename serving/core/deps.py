@@ -6,7 +6,6 @@ dependency injected by name costs a provider call per request, and no handler ne
 
 from __future__ import annotations
 
-import asyncio
 import gc
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -35,11 +34,11 @@ def redis_of(state: State) -> AsyncRedis:
 
 
 def redis_lifespan(settings: Settings) -> Lifespan:
-    """The Redis pool: opened on startup (an embedded server started if need be), closed last."""
+    """The Redis pool (``HOT_REDIS_URL``): opened on startup, closed last."""
 
     @asynccontextmanager
     async def run(app: Litestar) -> AsyncIterator[None]:
-        url = await asyncio.to_thread(resolve_redis_url, settings)
+        url = resolve_redis_url(settings)  # reads the setting: nothing to block on
         redis = create_redis(url, cluster=settings.redis_cluster)
         app.state[REDIS_STATE_KEY] = redis
         try:

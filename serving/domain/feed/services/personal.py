@@ -240,7 +240,7 @@ class PersonalReranker:
     async def _read_version(self) -> None:
         try:
             if self._redis is None:
-                url = await asyncio.to_thread(resolve_redis_url, self._settings)
+                url = resolve_redis_url(self._settings)
                 self._redis = create_redis(url, cluster=self._settings.redis_cluster)
             raw = await self._redis.get(keys.EMBEDDINGS_VERSION)
             self._version = raw.decode() if raw else None
