@@ -47,13 +47,12 @@ from confluent_kafka import Consumer, TopicPartition
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from dagster_project.instance import ensure_dagster_home  # noqa: E402
+from bench.deployments import WORLD_ARGS, fresh_deployment, wait_for, wait_quiet  # noqa: E402
 from dagster_project.runner import PassResult, run_pipeline  # noqa: E402
 from hot import keys  # noqa: E402
 from hot.kafka import OffsetRange  # noqa: E402
 from hot.kafka import topic_state as kafka_state  # noqa: E402
 from hot.landing import write_atomic  # noqa: E402
-from hot.local.deployment import deployment  # noqa: E402
 from hot.local.kafka_server import EmbeddedKafka  # noqa: E402
 from hot.local.kafka_topics import EventProducer, ensure_topic  # noqa: E402
 from hot.local.redis_server import EmbeddedRedis, free_port  # noqa: E402
@@ -61,18 +60,8 @@ from hot.local.simulate import Simulator, World, build_world  # noqa: E402
 from hot.settings import get_settings  # noqa: E402
 from hot.warehouse import connect  # noqa: E402
 
-WORLD_ARGS = {"n_creators": 400, "videos_per_creator": 6, "n_users": 50_000, "seed": 3}
 FULL = {"big": 1_000_000, "history": 10_000_000, "batch": 100_000}
 QUICK = {"big": 100_000, "history": 1_000_000, "batch": 20_000}
-
-
-@contextmanager
-def fresh_deployment(root: Path, redis_url: str) -> Iterator[Path]:
-    """A fresh data dir and an empty Redis db for one measurement."""
-    with deployment(root, redis_url) as landing:
-        ensure_dagster_home()  # `dagster dev` of the sensor rounds reads its dagster.yaml
-        redis.Redis.from_url(redis_url).flushdb()
-        yield landing
 
 
 def write_batch(sim: Simulator, n: int, chunk: int = 200_000) -> Path:
@@ -299,30 +288,6 @@ def run_stages(instance_dir: Path, landed: float) -> str:
     )
 
 
-def wait_quiet(instance_dir: Path, quiet_sec: float = 3.0, timeout: float = 300) -> None:
-    """Until the deployment has had no run queued or in progress for ``quiet_sec`` in a row."""
-    from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
-
-    busy = RunsFilter(
-        statuses=[
-            DagsterRunStatus.QUEUED,
-            DagsterRunStatus.NOT_STARTED,
-            DagsterRunStatus.STARTING,
-            DagsterRunStatus.STARTED,
-        ]
-    )
-    os.environ["DAGSTER_HOME"] = str(instance_dir)
-    deadline = time.monotonic() + timeout
-    quiet_since = time.monotonic()
-    with DagsterInstance.get() as instance:
-        while time.monotonic() - quiet_since < quiet_sec:
-            if time.monotonic() > deadline:
-                raise SystemExit(f"runs still queued or running after {timeout:.0f} s")
-            if instance.get_run_records(busy, limit=1):
-                quiet_since = time.monotonic()
-            time.sleep(0.2)
-
-
 def bench_sensor_latency(
     base: Path, redis_url: str, rounds: int, kafka: EmbeddedKafka | None = None
 ) -> list[float]:
@@ -444,15 +409,6 @@ def bench_kafka_range(base: Path, redis_url: str, kafka: EmbeddedKafka, n: int) 
         f"{result.seconds / bare:.1f}x (ingest {ingest / bare:.1f}x; goal <= 10x) "
         f"[{n / result.seconds:,.0f} messages/s]"
     )
-
-
-def wait_for(check: Callable[[], bool], timeout: float, what: str) -> None:
-    """Poll ``check`` every 50 ms until true, or fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise SystemExit(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def main() -> None:
