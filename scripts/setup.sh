@@ -10,13 +10,15 @@ PY=${PYTHON:-python3}
 
 # System packages: redis-server (embedded Redis), chromium (UI tests), wrk (API benchmark),
 # Java 17+ (the local Spark session of HOT_ENGINE=spark and its tests, the embedded Kafka broker),
-# maven (fetches the Kafka jars below).
+# maven (fetches the Kafka jars below), PostgreSQL (Dagster's storage in `hot cluster`, SPEC §9b;
+# its binaries live in /usr/lib/postgresql/<version>/bin, off PATH).
 java_major() { java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -1; }
 missing=()
 command -v redis-server >/dev/null || missing+=(redis-server)
 command -v chromium >/dev/null || missing+=(chromium)
 command -v wrk >/dev/null || missing+=(wrk)
 command -v mvn >/dev/null || missing+=(maven)
+compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null || missing+=(postgresql)
 [ "$(java_major 2>/dev/null || true)" -ge 17 ] 2>/dev/null || missing+=(openjdk-17-jre-headless)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing system packages: ${missing[*]}"
@@ -29,7 +31,7 @@ fi
 # Python environment, pinned by constraints.txt (the versions the test suite passed with).
 if [ ! -x .venv/bin/python ]; then "$PY" -m venv .venv; fi
 .venv/bin/python -m pip install -q --upgrade pip uv
-.venv/bin/uv pip install -q --python .venv/bin/python -c constraints.txt -e ".[test,spark,kafka]"
+.venv/bin/uv pip install -q --python .venv/bin/python -c constraints.txt -e ".[test,spark,kafka,postgres]"
 
 # Jars from Maven Central, by `mvn` from the pom of each vendor/ folder into its jars/: the
 # embedded Kafka broker (`hot kafka`, SPEC §2b), Spark's Kafka source and Delta Lake (SPEC §9).
