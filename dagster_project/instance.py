@@ -1,5 +1,5 @@
 """The Dagster instance the pipeline runs on: ``DAGSTER_HOME`` and the ``dagster.yaml`` that
-`hot` writes there (one run at a time, the warm run launcher, the kept-open event log)."""
+`hot` writes there (the run lanes, the warm run launcher, the kept-open event log)."""
 
 from __future__ import annotations
 
@@ -9,13 +9,22 @@ from pathlib import Path
 from hot.settings import get_settings
 
 DAGSTER_YAML = """\
-# Written by `hot`: one run at a time (DuckDB has a single writer); queued runs are picked
-# up every second so a landed file reaches Redis quickly.
+# Written by `hot`. Two run lanes (the `hot/lane` tag, dagster_project/lanes.py): one pass or
+# republish at a time, and beside it one background run (embeddings, full-scan checks), so a
+# pass never queues behind those; they share DuckDB's one writer by holding it briefly. Queued
+# runs are picked up every second (Dagster's shortest interval).
 run_coordinator:
   module: dagster.core.run_coordinator
   class: QueuedRunCoordinator
   config:
-    max_concurrent_runs: 1
+    max_concurrent_runs: 2
+    tag_concurrency_limits:
+      - key: hot/lane
+        value: pass
+        limit: 1
+      - key: hot/lane
+        value: background
+        limit: 1
     dequeue_interval_seconds: 1
 # Each run gets a process of its own, started and warmed up before the run comes.
 run_launcher:

@@ -14,13 +14,10 @@ from dagster_project.assets.dbt import FULL_SCAN_CHECKS, hot_dbt_assets
 from dagster_project.assets.embeddings import INTERACTIONS
 from dagster_project.assets.ingest import landing_files
 from dagster_project.assets.publish import hot_snapshot
-
-SERVE_FIRST = {"dagster/priority": "10"}
-"""The run queue (one run at a time) starts a pass or a republish before the embeddings and
-the full-scan checks queued with it: those make the feed no fresher."""
+from dagster_project.lanes import BACKGROUND_TAGS, PASS_TAGS, PIPELINE_JOB
 
 hot_pipeline_job = define_asset_job(
-    name="hot_pipeline",
+    name=PIPELINE_JOB,
     # A pass runs the checks whose cost follows its batch; the whole-history scans have a job.
     # The (user, video) pairs feed only the embeddings: their job catches them up (the model
     # is incremental on the ledger's batch watermark), so a pass does not pay for them.
@@ -30,7 +27,7 @@ hot_pipeline_job = define_asset_job(
         - FULL_SCAN_CHECKS
     ),
     description="Ingest pending landing files, dbt build the scores, publish a snapshot.",
-    tags=SERVE_FIRST,
+    tags=PASS_TAGS,
     # One process for the whole pass: DuckDB has a single writer, and it keeps latency low.
     executor_def=in_process_executor,
 )
@@ -42,7 +39,7 @@ hot_republish_job = define_asset_job(
         "Publish the latest scores again (nothing recomputed): run by the snapshot watch when "
         "Redis has lost the current snapshot."
     ),
-    tags=SERVE_FIRST,
+    tags=PASS_TAGS,
     executor_def=in_process_executor,
 )
 
@@ -53,6 +50,7 @@ hot_full_scan_checks_job = define_asset_job(
         "The dbt data tests that scan whole-history tables (sources, staging views, the score "
         "ledger, the pairs table), as asset checks: on a schedule and on demand, not per pass."
     ),
+    tags=BACKGROUND_TAGS,
     executor_def=in_process_executor,
 )
 

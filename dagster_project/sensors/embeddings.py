@@ -26,6 +26,7 @@ from dagster import (
 from dagster_project.assets.dbt import FULL_SCAN_CHECKS
 from dagster_project.assets.embeddings import INTERACTIONS, embeddings
 from dagster_project.assets.ingest import RAW_KEYS
+from dagster_project.lanes import BACKGROUND_TAGS
 from hot.settings import get_settings
 
 FETCH_LIMIT = 1000
@@ -39,6 +40,7 @@ hot_embeddings_job = define_asset_job(
         "Bring the (user, video) interaction pairs up to date, recompute user and video "
         "embeddings and publish a new LanceDB version."
     ),
+    tags=BACKGROUND_TAGS,
     executor_def=in_process_executor,
 )
 
