@@ -1,5 +1,6 @@
-"""An embedded Apache Kafka broker (KRaft, one node): `hot kafka`, `hot demo --source kafka`
-and the Kafka tests.
+"""An embedded Apache Kafka broker (KRaft, broker and controller in one JVM): `hot kafka`,
+`hot demo --source kafka` and the Kafka tests run one alone; :mod:`hot.local.kafka_cluster`
+runs several as one cluster (a :class:`Quorum` shared by its nodes).
 
 It runs from the jars the setup fetched (``vendor/kafka/jars``, by ``mvn`` from
 ``vendor/kafka/pom.xml``): ``kafka.tools.StorageTool format`` once, then ``kafka.Kafka`` in a
@@ -15,6 +16,7 @@ import os
 import shutil
 import subprocess
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 from tenacity import (
@@ -32,10 +34,11 @@ STOP_GRACE_SEC = 20.0
 """A controlled shutdown flushes the logs; past this the broker is killed."""
 
 SERVER_PROPERTIES = """\
-# Written by `hot kafka` at each start: one node that is both broker and KRaft controller.
+# Written by `hot kafka` / `hot cluster` at each start: a node that is both broker and KRaft
+# controller, one of the voters of its quorum.
 process.roles=broker,controller
-node.id=1
-controller.quorum.voters=1@127.0.0.1:{controller_port}
+node.id={node_id}
+controller.quorum.voters={voters}
 listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}
 advertised.listeners=PLAINTEXT://127.0.0.1:{port}
 controller.listener.names=CONTROLLER
@@ -43,14 +46,21 @@ inter.broker.listener.name=PLAINTEXT
 listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
 log.dirs={log_dirs}
 num.partitions={partitions}
-# One node: every internal topic has one replica.
-offsets.topic.replication.factor=1
+# Copies of every topic (internal ones too), and how many must have a record before a producer
+# with acks=all hears it is written: 1 and 1 on one node.
+default.replication.factor={replication}
+min.insync.replicas={min_insync}
+offsets.topic.replication.factor={replication}
 offsets.topic.num.partitions=1
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
-share.coordinator.state.topic.replication.factor=1
-share.coordinator.state.topic.min.isr=1
+transaction.state.log.replication.factor={replication}
+transaction.state.log.min.isr={min_insync}
+share.coordinator.state.topic.replication.factor={replication}
+share.coordinator.state.topic.min.isr={min_insync}
 group.initial.rebalance.delay.ms=0
+# A node that stops heartbeating is fenced, and leaves the in-sync replicas, after 6 s (9 s
+# by default): what a lost broker costs the producers waiting on its acknowledgements.
+broker.session.timeout.ms=6000
+broker.heartbeat.interval.ms=1000
 """
 
 LOG4J2_PROPERTIES = """\
@@ -80,6 +90,28 @@ def _java() -> str:
     return java
 
 
+def new_cluster_id() -> str:
+    """A random KRaft cluster id, as Kafka's own ``Uuid.randomUuid``."""
+    cluster_id = "-"
+    # An id opening with '-' would read as an option of the storage tool.
+    while cluster_id.startswith("-"):
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    return cluster_id
+
+
+@dataclass(frozen=True)
+class Quorum:
+    """What every node of one KRaft cluster shares."""
+
+    cluster_id: str
+    voters: str
+    """``controller.quorum.voters``: ``id@host:port`` of each controller, comma-separated."""
+    replication: int = 1
+    """Replicas of every topic."""
+    min_insync: int = 1
+    """``min.insync.replicas``: the replicas an acks=all write needs."""
+
+
 def _classpath() -> str:
     if not any(JARS_DIR.glob("kafka_2.13-*.jar")):
         raise KafkaNotInstalledError(
@@ -89,14 +121,38 @@ def _classpath() -> str:
 
 
 class EmbeddedKafka:
-    """A single-node KRaft Kafka child process listening on 127.0.0.1:``port``."""
+    """A KRaft Kafka node (broker and controller) child process on 127.0.0.1:``port``.
 
-    def __init__(self, directory: Path, port: int | None = None, partitions: int = 3) -> None:
+    Alone by default (its own quorum of one); a node of a cluster is given its ``node_id``,
+    its ``controller_port`` and the cluster's :class:`Quorum`.
+    """
+
+    def __init__(
+        self,
+        directory: Path,
+        port: int | None = None,
+        partitions: int = 3,
+        *,
+        node_id: int = 1,
+        controller_port: int | None = None,
+        quorum: Quorum | None = None,
+        heap: str = "1g",
+    ) -> None:
         self.directory = directory
         self.port = port or free_port()
         self.partitions = partitions
         """Partitions of a topic the broker creates on first use."""
+        self.node_id = node_id
+        self.controller_port = controller_port or self._free_controller_port()
+        self.quorum = quorum or Quorum(new_cluster_id(), f"{node_id}@{self.controller_address}")
+        self.heap = heap
+        """The JVM's maximum heap (``-Xmx``)."""
         self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def controller_address(self) -> str:
+        """``host:port`` of the node's KRaft controller listener."""
+        return f"127.0.0.1:{self.controller_port}"
 
     @property
     def bootstrap(self) -> str:
@@ -120,23 +176,23 @@ class EmbeddedKafka:
         config = self.directory / "server.properties"
         config.write_text(
             SERVER_PROPERTIES.format(
+                node_id=self.node_id,
+                voters=self.quorum.voters,
                 port=self.port,
-                controller_port=self._controller_port(),
+                controller_port=self.controller_port,
                 log_dirs=data,
                 partitions=self.partitions,
+                replication=self.quorum.replication,
+                min_insync=self.quorum.min_insync,
             )
         )
         (self.directory / "log4j2.properties").write_text(
             LOG4J2_PROPERTIES.format(log_file=self.log_file)
         )
         if not (data / "meta.properties").exists():
-            cluster_id = "-"
-            # As Kafka's own Uuid.randomUuid: an id opening with '-' reads as an option.
-            while cluster_id.startswith("-"):
-                cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
             storage = ["kafka.tools.StorageTool", "format", "--ignore-formatted"]
             fmt = subprocess.run(
-                [*self._jvm(), *storage, "-t", cluster_id, "-c", str(config)],
+                [*self._jvm(), *storage, "-t", self.quorum.cluster_id, "-c", str(config)],
                 capture_output=True,
                 timeout=120,
                 check=False,
@@ -145,7 +201,7 @@ class EmbeddedKafka:
                 raise RuntimeError(f"kafka storage format failed: {fmt.stderr[-2000:]!r}")
         return config
 
-    def _controller_port(self) -> int:
+    def _free_controller_port(self) -> int:
         """A free port for the KRaft controller, never the broker's own."""
         while (port := free_port()) == self.port:
             pass
@@ -155,7 +211,7 @@ class EmbeddedKafka:
         return [
             _java(),
             "-Xms256m",
-            "-Xmx1g",
+            f"-Xmx{self.heap}",
             "-XX:+UseG1GC",
             "-Djava.awt.headless=true",
             f"-Dlog4j2.configurationFile={self.directory / 'log4j2.properties'}",
@@ -165,9 +221,13 @@ class EmbeddedKafka:
 
     def start(self, timeout: float = 90.0) -> EmbeddedKafka:
         """Start the broker and wait until it answers a metadata request."""
-        from hot.kafka import KafkaUnavailableError
-        from hot.local.kafka_topics import broker_ready
+        self.launch()
+        self.wait_ready(timeout)
+        return self
 
+    def launch(self) -> None:
+        """Start the node's JVM without waiting for it (the nodes of a cluster start together:
+        none answers before a majority of the controllers runs)."""
         config = self._configure()
         with (self.directory / "kafka.out").open("ab") as out:
             self._proc = subprocess.Popen(
@@ -177,6 +237,13 @@ class EmbeddedKafka:
                 start_new_session=True,
             )
         atexit.register(self.stop)
+
+    def wait_ready(self, timeout: float = 90.0) -> None:
+        """Wait until the launched broker answers a metadata request (stopped if it does not)."""
+        from hot.kafka import KafkaUnavailableError
+        from hot.local.kafka_topics import broker_ready
+
+        assert self._proc is not None, "launch() first"
         try:
             while_starting(
                 self._proc, retry_if_exception_type(KafkaUnavailableError), timeout, 0.2
@@ -185,7 +252,6 @@ class EmbeddedKafka:
             detail = self._log_tail()
             self.stop()
             raise RuntimeError(f"Kafka did not start on port {self.port}: {detail}") from None
-        return self
 
     def _log_tail(self) -> str:
         for path in (self.directory / "kafka.out", self.log_file):

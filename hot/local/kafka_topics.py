@@ -62,17 +62,29 @@ def _retry_later(exc: BaseException) -> bool:
     return isinstance(exc, KafkaException) and _not_ready_yet(exc.args[0])
 
 
-def ensure_topic(bootstrap: str, topic: str, partitions: int, timeout: float = 30.0) -> None:
-    """Create ``topic`` with ``partitions`` partitions (one replica) unless it exists, and
-    wait until the broker serves every partition (within ``timeout`` seconds in all)."""
+def ensure_topic(
+    bootstrap: str,
+    topic: str,
+    partitions: int,
+    timeout: float = 30.0,
+    *,
+    replication: int = 1,
+    min_insync: int = 1,
+) -> None:
+    """Create ``topic`` with ``partitions`` partitions of ``replication`` replicas, of which
+    ``min_insync`` must have a record before an acks=all producer hears it is written, unless
+    it exists; wait until the brokers serve every partition (within ``timeout`` seconds)."""
     admin = admin_client(bootstrap)  # kept: a client collected early fails its futures
     deadline = time.monotonic() + timeout
+    new_topic = NewTopic(
+        topic,
+        num_partitions=partitions,
+        replication_factor=replication,
+        config={"min.insync.replicas": str(min_insync)},
+    )
 
     def create() -> None:
-        future = admin.create_topics(
-            [NewTopic(topic, num_partitions=partitions, replication_factor=1)],
-            request_timeout=timeout,
-        )[topic]
+        future = admin.create_topics([new_topic], request_timeout=timeout)[topic]
         try:
             future.result(timeout=timeout)
         except KafkaException as exc:
@@ -130,12 +142,17 @@ def event_key(line: bytes) -> bytes | None:
 
 
 class EventProducer:
-    """Sends event lines to a topic, each keyed by its ``video_id``, and waits for the acks."""
+    """Sends event lines to a topic, each keyed by its ``video_id``, and waits for the acks.
+
+    Idempotent, with acks from every in-sync replica: a broker lost mid-stream makes the
+    producer retry, and a retry is never written twice nor a message acknowledged before
+    ``min.insync.replicas`` brokers have it.
+    """
 
     def __init__(self, bootstrap: str, topic: str) -> None:
         self.topic = topic
         self._producer = Producer(
-            client_config(bootstrap, **{"linger.ms": 20, "enable.idempotence": True})
+            client_config(bootstrap, **{"linger.ms": 20, "enable.idempotence": True, "acks": "all"})
         )
 
     def send(self, lines: Iterable[bytes], timeout: float = 60.0) -> int:

@@ -7,10 +7,12 @@ test fixtures (each test session starts its own on a free port).
 from __future__ import annotations
 
 import atexit
+import contextlib
 import shutil
 import socket
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import redis
 from tenacity import (
@@ -24,6 +26,13 @@ from tenacity import (
 
 from hot.local.processes import terminate, while_starting
 
+CLUSTER_NODE_TIMEOUT_MS = 5000
+"""How long a cluster node may not answer before the others count it failed and promote its
+replica (15 s by default; short enough for a local failover, long enough for a loaded
+machine's pauses)."""
+ROLE = "redis"
+"""Roles of a cluster's nodes: ``redis-1``, … masters first, then their replicas."""
+
 
 class RedisNotInstalledError(RuntimeError):
     """``redis-server`` is not on PATH (the setup script installs it)."""
@@ -31,9 +40,16 @@ class RedisNotInstalledError(RuntimeError):
 
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that is free right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    return free_ports(1)[0]
+
+
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct TCP ports on 127.0.0.1 that are free right now."""
+    with contextlib.ExitStack() as held:  # all bound at once: no port handed out twice
+        socks = [held.enter_context(socket.socket()) for _ in range(count)]
+        for sock in socks:
+            sock.bind(("127.0.0.1", 0))
+        return [int(sock.getsockname()[1]) for sock in socks]
 
 
 class EmbeddedRedis:
@@ -51,6 +67,9 @@ class EmbeddedRedis:
         self.persist = persist
         self.cluster = cluster
         """Start as a Redis Cluster node (no slots until :class:`EmbeddedRedisCluster` joins it)."""
+        # An explicit bus port, kept across restarts: the default (port + 10000) may be taken
+        # or above 65535.
+        self.cluster_port = free_port() if cluster else None
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -91,9 +110,9 @@ class EmbeddedRedis:
         else:
             args += ["--appendonly", "no", "--save", ""]
         if self.cluster:
-            # An explicit bus port: the default (port + 10000) may be taken or above 65535.
             args += ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"]
-            args += ["--cluster-port", str(free_port())]
+            args += ["--cluster-port", str(self.cluster_port)]
+            args += ["--cluster-node-timeout", str(CLUSTER_NODE_TIMEOUT_MS)]
         # In a session of its own: a Ctrl-C at the terminal must not stop Redis under the
         # command still writing to it; the command stops it, last.
         self._proc = subprocess.Popen(
@@ -154,25 +173,36 @@ def ensure_local_redis(directory: Path) -> tuple[str, EmbeddedRedis | None]:
 
 
 class EmbeddedRedisCluster:
-    """A Redis Cluster of ``masters`` embedded nodes on loopback, no replicas, no persistence.
+    """A Redis Cluster of ``masters`` embedded nodes on loopback, each with ``replicas``
+    replicas (none by default), persisted or not.
 
-    For tests and benchmarks of ``HOT_REDIS_CLUSTER=1``: the slots are spread over the
-    nodes by ``redis-cli --cluster create``, as an operator would.
+    For `hot cluster` (three masters, a replica each, persisted) and the tests and benchmarks
+    of ``HOT_REDIS_CLUSTER=1``: the slots are spread over the nodes, and the replicas
+    attached, by ``redis-cli --cluster create``, as an operator would.
     """
 
-    def __init__(self, directory: Path, masters: int = 3) -> None:
+    def __init__(
+        self, directory: Path, masters: int = 3, replicas: int = 0, persist: bool = False
+    ) -> None:
+        self.masters = masters
+        self.replicas = replicas
         self.nodes = [
-            EmbeddedRedis(directory / f"node{i}", persist=False, cluster=True)
-            for i in range(masters)
+            EmbeddedRedis(directory / f"node{i}", persist=persist, cluster=True)
+            for i in range(masters * (1 + replicas))
         ]
+        self.roles: dict[str, EmbeddedRedis] = {}
+        """The nodes by role, as :meth:`start` found them: ``redis-1``, … the masters (in the
+        order of their slots), then the replicas (in the order of their masters). A failover
+        swaps what a node is, not its role."""
 
     @property
     def url(self) -> str:
-        """The URL of one node (a cluster client discovers the others from it)."""
-        return self.nodes[0].url
+        """The URL of one node, a master at start (a cluster client discovers the others)."""
+        return next(iter(self.roles.values()), self.nodes[0]).url
 
     def start(self, timeout: float = 30.0) -> EmbeddedRedisCluster:
-        """Start the nodes, assign the slots and wait until every node says ``cluster_state:ok``."""
+        """Start the nodes, assign the slots, attach the replicas, and wait until every node
+        says ``cluster_state:ok`` and every replica is in sync."""
         try:
             for node in self.nodes:
                 node.start()
@@ -183,7 +213,7 @@ class EmbeddedRedisCluster:
                     "create",
                     *(f"127.0.0.1:{node.port}" for node in self.nodes),
                     "--cluster-replicas",
-                    "0",
+                    str(self.replicas),
                     "--cluster-yes",
                 ],
                 capture_output=True,
@@ -193,16 +223,60 @@ class EmbeddedRedisCluster:
             if create.returncode != 0:
                 raise RuntimeError(f"redis-cli --cluster create failed: {create.stdout[-2000:]!r}")
             self._wait_ok(timeout)
+            self.roles = self._find_roles(timeout)
         except BaseException:
             self.stop()
             raise
         return self
 
-    def restart(self, node: EmbeddedRedis, timeout: float = 30.0) -> None:
-        """Start ``node`` again after a stop or kill (failure tests) and wait for the cluster.
+    def _find_roles(self, timeout: float) -> dict[str, EmbeddedRedis]:
+        """Name the nodes by role once every replica has a master it is in sync with."""
+        by_port = {node.port: node for node in self.nodes}
 
-        It rejoins with the slots its ``nodes.conf`` records, and no data.
+        def replication() -> dict[int, dict[str, Any]] | None:
+            infos = {}
+            for node in self.nodes:
+                with redis.Redis.from_url(node.url, socket_timeout=0.5) as client:
+                    infos[node.port] = client.info("replication")
+            settled = sum(info["role"] == "master" for info in infos.values()) == self.masters
+            synced = all(
+                info.get("master_link_status") == "up"
+                for info in infos.values()
+                if info["role"] == "slave"
+            )
+            return infos if settled and synced else None
+
+        try:
+            infos = Retrying(
+                retry=retry_if_result(lambda found: found is None),
+                stop=stop_after_delay(timeout),
+                wait=wait_fixed(0.1),
+            )(replication)
+        except RetryError:
+            raise RuntimeError("the Redis Cluster's replicas did not sync") from None
+        masters = [port for port, info in infos.items() if info["role"] == "master"]
+        replicas = sorted(
+            (port for port in infos if port not in masters),
+            key=lambda port: masters.index(int(infos[port]["master_port"])),
+        )
+        return {f"{ROLE}-{i}": by_port[port] for i, port in enumerate(masters + replicas, 1)}
+
+    def pids(self) -> dict[str, int]:
+        """The process id of each node this object runs, by role."""
+        return {role: node.pid for role, node in self.roles.items() if node.pid is not None}
+
+    def env(self) -> dict[str, str]:
+        """The settings that point the pipeline, the API and moderation at this cluster."""
+        return {"HOT_REDIS_URL": self.url, "HOT_REDIS_CLUSTER": "1"}
+
+    def restart(self, role: str, timeout: float = 30.0) -> None:
+        """Start the node ``role`` again after a stop or kill and wait for the cluster.
+
+        It rejoins with what its ``nodes.conf`` records: a master whose replica was promoted
+        meanwhile comes back as that replica's replica; without persistence, with no data.
         """
+        node = self.roles[role]
+        node.stop()  # reaps a killed one
         node.start()
         self._wait_ok(timeout)
 

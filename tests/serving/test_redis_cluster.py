@@ -219,7 +219,7 @@ def test_a_master_down_is_not_an_outage(
     """The master holding the hot slot killed: the feed is served stale from memory, the
     moderation service answers 503 ``unavailable``, and nothing raises (SPEC §5)."""
     owner = stack.client.get_node_from_key(keys.GLOBAL)
-    node = next(n for n in redis_cluster.nodes if n.port == owner.port)
+    role, node = next((r, n) for r, n in redis_cluster.roles.items() if n.port == owner.port)
     with stack.http() as viewer, stack.http(roles=("moderator",)) as moderator:
         held = viewer.get("/api/v1/hot", params={"limit": 100}).json()
         node.kill()
@@ -234,7 +234,7 @@ def test_a_master_down_is_not_an_outage(
                 ),
             ]
         finally:
-            redis_cluster.restart(node)
+            redis_cluster.restart(role)
     assert feed.status_code == 200 and "X-Hot-Stale-Age" in feed.headers
     assert feed.json()["items"] == held["items"]
     for answer in answers:
