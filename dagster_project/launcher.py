@@ -7,6 +7,8 @@ location (``dagster_project.definitions``), loaded dbt's manifest and compiled i
 blocks on its standard input. A launch hands the run to the one that has waited longest; it
 executes that one run exactly as ``dagster api execute_run`` does and exits, and the launcher
 starts a replacement. Each run still gets a fresh process of its own.
+A run of the background lane (embeddings, full-scan checks: :mod:`dagster_project.lanes`)
+gets its process at a lower CPU priority, so a pass beside it gets the cores first.
 
 A warm process started before the code changed would run the old code: it is retired (and a
 new one started) when a file of the code location or the dbt project is newer than it.
@@ -25,6 +27,7 @@ import subprocess
 import sys
 import threading
 from collections import deque
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +43,7 @@ from dagster_project._dagster_internals import (
     execute_run_line,
     launcher_instance,
 )
+from dagster_project.lanes import BACKGROUND_LANE, BACKGROUND_NICE, LANE_TAG
 from hot.settings import get_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -123,6 +127,8 @@ class WarmProcessRunLauncher(RunLauncher, ConfigurableClass):
         run = context.dagster_run
         line = execute_run_line(run, launcher_instance(self))
         proc = self._take_warm()
+        if run.tags.get(LANE_TAG) == BACKGROUND_LANE:
+            _lower_priority(proc.pid, BACKGROUND_NICE)
         assert proc.stdin is not None
         proc.stdin.write(line)
         proc.stdin.close()
@@ -171,3 +177,14 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
     if proc.poll() is None:
         proc.kill()
         proc.wait()
+
+
+def _lower_priority(pid: int, nice: int) -> None:
+    """Give every thread of process ``pid`` at least the nice value ``nice`` (the nice value
+    is per thread on Linux; threads started later inherit their starter's). A thread already
+    nicer (the warm-up's) keeps its value: lowering it would need privileges."""
+    tasks = Path(f"/proc/{pid}/task")
+    for tid in [int(t.name) for t in tasks.iterdir()] if tasks.is_dir() else [pid]:
+        with suppress(ProcessLookupError, PermissionError):  # a thread that just ended
+            if os.getpriority(os.PRIO_PROCESS, tid) < nice:
+                os.setpriority(os.PRIO_PROCESS, tid, nice)

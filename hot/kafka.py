@@ -89,9 +89,12 @@ def unavailable(bootstrap: str, exc: BaseException) -> KafkaUnavailableError:
     return KafkaUnavailableError(f"the Kafka broker at {bootstrap} did not answer: {exc}")
 
 
-def topic_state(bootstrap: str, topic: str, timeout: float = 10.0) -> TopicState:
-    """The topic's id and per partition its earliest and end (high watermark) offsets."""
-    admin = admin_client(bootstrap)
+def topic_state(
+    bootstrap: str, topic: str, timeout: float = 10.0, admin: AdminClient | None = None
+) -> TopicState:
+    """The topic's id and per partition its earliest and end (high watermark) offsets (asked
+    through ``admin`` when given: a caller that asks often keeps one client)."""
+    admin = admin or admin_client(bootstrap)
     try:
         description = admin.describe_topics(TopicCollection([topic]), request_timeout=timeout)[
             topic

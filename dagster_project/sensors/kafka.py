@@ -6,7 +6,8 @@ ledger, it requests a run of the pipeline job with those ends in its config and 
 reads from the ledger's end up to those ends (at most ``HOT_KAFKA_MAX_BATCH`` per partition):
 a micro-batch is what the tick saw (SPEC §2b). While a run is queued the sensor waits for it
 to start rather than queue a second, smaller batch behind it. The cursor keeps the ends
-requested last, so a tick during a run requests only what comes after them. A broker that
+requested last, and those of a pass under way (the push watcher's too), so a tick during a run
+requests only what comes after them. A broker that
 does not answer is a skipped tick that says so: nothing is skipped, the next tick reads from
 the ledger again.
 """
@@ -28,7 +29,8 @@ from dagster import (
 
 from dagster_project.assets.ingest import IngestConfig
 from dagster_project.jobs import hot_pipeline_job
-from dagster_project.sensors.runs import RUNNING, WAITING, run_in
+from dagster_project.lanes import TRIGGER_TAG
+from dagster_project.sensors.runs import RUNNING, WAITING, requested_kafka_ends, run_in
 from hot.settings import get_settings
 
 PIPELINE = hot_pipeline_job.name
@@ -66,6 +68,11 @@ def kafka_sensor(context: SensorEvaluationContext) -> RunRequest | SkipReason:
         ).items()
     }
     in_flight = run_in(context.instance, PIPELINE, RUNNING)
+    if in_flight:
+        # A pass under way reads up to the ends it was asked for, by this sensor or by the
+        # push watcher (dagster_project.push): those are not requested again.
+        for partition, end in requested_kafka_ends(context.instance, RUNNING).items():
+            requested[partition] = max(requested.get(partition, 0), end)
     if settings.engine == "spark":
         # The ledger is in Spark, which a tick does not start (a JVM of its own): the ends
         # requested stand for it, as the landing sensor's cursor does for files. After a
@@ -94,5 +101,5 @@ def kafka_sensor(context: SensorEvaluationContext) -> RunRequest | SkipReason:
     )
     return RunRequest(
         run_config=RunConfig(ops={"landing_files": IngestConfig(kafka_ends=ends)}),
-        tags={"hot/kafka_ranges": " ".join(r.name for r in ranges)[:4000]},
+        tags={"hot/kafka_ranges": " ".join(r.name for r in ranges)[:4000], TRIGGER_TAG: "sensor"},
     )

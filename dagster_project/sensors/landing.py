@@ -17,7 +17,8 @@ from dagster import (
 
 from dagster_project.assets.ingest import IngestConfig
 from dagster_project.jobs import hot_pipeline_job
-from dagster_project.sensors.runs import WAITING, run_in
+from dagster_project.lanes import COVERS_TAG, TRIGGER_TAG
+from dagster_project.sensors.runs import WAITING, covered_ctime_ns, run_in
 from hot.ingest import SOURCES, is_landing_file
 from hot.settings import get_settings
 
@@ -73,10 +74,21 @@ def landing_sensor(context: SensorEvaluationContext) -> RunRequest | SkipReason:
     names, new_cursor = scan(get_settings().landing_dir, cursor)
     if not names:
         return SkipReason("no new landing files")
+    # The push watcher (dagster_project.push) usually requested a pass for these files
+    # already: a pass requested after a file landed ingests it, so the sensor requests one
+    # only for files no such pass covers (or when that pass failed: the safety net).
+    newest = int(new_cursor["ctime_ns"])  # type: ignore[call-overload]
+    done, going = covered_ctime_ns(context.instance)
+    if newest <= done:
+        context.update_cursor(json.dumps(new_cursor))
+        return SkipReason(f"{len(names)} new file(s), ingested by a pass requested after them")
+    if newest <= going:
+        # The cursor stays put: if that pass fails, the files are requested next tick.
+        return SkipReason(f"{len(names)} new file(s), which a pass under way will ingest")
     context.update_cursor(json.dumps(new_cursor))
     run_key = hashlib.sha256("\n".join(names).encode()).hexdigest()[:32]
     return RunRequest(
         run_key=run_key,
         run_config=RunConfig(ops={"landing_files": IngestConfig(files=names)}),
-        tags={"hot/files": str(len(names))},
+        tags={"hot/files": str(len(names)), TRIGGER_TAG: "sensor", COVERS_TAG: str(newest)},
     )

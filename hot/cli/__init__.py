@@ -1,4 +1,4 @@
-"""The `hot` console command: demo, run, embed, serve, simulate, token, kafka.
+"""The `hot` console command: demo, run, embed, serve, simulate, token, kafka, watch.
 
 It sits on top of the layers: it may use the shared core (``hot``), the Dagster code
 (``dagster_project``) and the web service (``serving``), which never import it. Commands
@@ -21,6 +21,7 @@ from hot.cli.service import serve, token
 from hot.cli.stopping import Stopped, stop_signals
 from hot.cli.supervisor import SUPERVISED_ENV, supervise
 from hot.cli.traffic import demo, simulate
+from hot.cli.watch import watch
 
 EXIT_USAGE = 2
 """Exit code of invalid arguments or settings (as a usage error)."""
@@ -62,7 +63,7 @@ def cli() -> None:
     """The `hot` command group."""
 
 
-for command in (demo, run, embed, serve, simulate, token, kafka):
+for command in (demo, run, embed, serve, simulate, token, kafka, watch):
     cli.add_command(command)
 
 

@@ -73,9 +73,10 @@ def simulate(batches: int, events: int, interval: float, catalogue: bool, seed: 
 
 @click.command(
     short_help="run everything on embedded defaults until Ctrl-C",
-    help="Start an embedded Redis, the Dagster UI (with the landing sensor running), the API "
-    "and web page, a demo catalogue and a live stream of synthetic events (into the landing "
-    "zone, or with --source kafka into an embedded Kafka broker).",
+    help="Start an embedded Redis, the Dagster UI (with the landing sensor running), the push "
+    "watcher (`hot watch`), the API and web page, a demo catalogue and a live stream of "
+    "synthetic events (into the landing zone, or with --source kafka into an embedded Kafka "
+    "broker).",
 )
 @port_option
 @click.option("--dagster-port", type=int, default=3000, show_default=True, help="Dagster UI port")
@@ -180,9 +181,12 @@ def _demo(
             log_dir.mkdir(parents=True, exist_ok=True)
             dagster_ui = ["-m", "dagster", "dev", "-w", str(PROJECT_ROOT / "workspace.yaml")]
             api = ["-m", "hot.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
+            # Pushes a pass the moment events arrive; the sensors stay the safety net.
+            watcher = ["-m", "hot.cli", "watch", "--dagster-port", str(dagster_port)]
             for name, args in (
                 ("dagster", [*dagster_ui, "-h", "127.0.0.1", "-p", str(dagster_port)]),
                 ("api", api),
+                ("watch", watcher),
             ):
                 # Their logs go to the terminal with -v only (as the runs' Dagster log does).
                 sink = None if verbose else logs.enter_context((log_dir / f"{name}.log").open("ab"))

@@ -10,6 +10,7 @@ seam). This package names what the rest of the code uses and opens the engine of
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,11 +37,21 @@ __all__ = [
 ]
 
 
-def open_warehouse(settings: Settings, read_only: bool = False, path: Path | None = None) -> Any:
+def open_warehouse(
+    settings: Settings,
+    read_only: bool = False,
+    path: Path | None = None,
+    wait_sec: float = 0.0,
+    on_wait: Callable[[float], object] | None = None,
+) -> Any:
     """The warehouse of ``HOT_ENGINE``: a DuckDB connection to ``path`` (default: the
-    settings' file; read-only if asked) or a :class:`SparkWarehouse` with its raw tables."""
+    settings' file; read-only if asked; waiting up to ``wait_sec`` for another process's
+    lock, see :func:`~hot.warehouse.duck.connect`) or a :class:`SparkWarehouse` with its raw
+    tables."""
     if settings.engine == "spark":
         spark = SparkWarehouse.open(settings)
         spark.ensure_raw()
         return spark
-    return connect(path or settings.duckdb_path, read_only=read_only)
+    return connect(
+        path or settings.duckdb_path, read_only=read_only, wait_sec=wait_sec, on_wait=on_wait
+    )

@@ -4,7 +4,8 @@ behind the :class:`~hot.warehouse.seam.Warehouse` seam."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,10 +22,36 @@ RAW_DDL = duckdb_ddl()
 """The raw schema's DuckDB statements (:mod:`hot.warehouse.schema`)."""
 
 
-def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """Open the warehouse, creating the raw schema on first use (unless read-only)."""
+LOCK_POLL_SEC = (0.02, 0.25)
+"""The first and the longest pause between attempts to open a file another process holds."""
+
+
+def connect(
+    path: Path,
+    read_only: bool = False,
+    wait_sec: float = 0.0,
+    on_wait: Callable[[float], object] | None = None,
+) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse, creating the raw schema on first use (unless read-only).
+
+    DuckDB lets one process write a file, or several read it. While another process holds it,
+    the open is retried for up to ``wait_sec`` (then its error is raised); after a wait,
+    ``on_wait`` is told how long it was.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(path), read_only=read_only)
+    started = time.monotonic()
+    pause = LOCK_POLL_SEC[0]
+    while True:
+        try:
+            con = duckdb.connect(str(path), read_only=read_only)
+            break
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower() or time.monotonic() - started >= wait_sec:
+                raise
+            time.sleep(pause)
+            pause = min(pause * 2, LOCK_POLL_SEC[1])
+    if on_wait is not None and pause > LOCK_POLL_SEC[0]:
+        on_wait(time.monotonic() - started)
     if not read_only:
         con.execute(RAW_DDL)
     return con
