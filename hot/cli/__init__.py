@@ -1,4 +1,4 @@
-"""The `hot` console command: demo, run, embed, serve, simulate, token, kafka, watch.
+"""The `hot` console command: demo, run, embed, serve, simulate, token, kafka, watch, cluster.
 
 It sits on top of the layers: it may use the shared core (``hot``), the Dagster code
 (``dagster_project``) and the web service (``serving``), which never import it. Commands
@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 
+from hot.cli.cluster import cluster
 from hot.cli.common import err
 from hot.cli.kafka import kafka
 from hot.cli.pipeline import embed, run
@@ -63,7 +64,7 @@ def cli() -> None:
     """The `hot` command group."""
 
 
-for command in (demo, run, embed, serve, simulate, token, kafka, watch):
+for command in (demo, run, embed, serve, simulate, token, kafka, watch, cluster):
     cli.add_command(command)
 
 

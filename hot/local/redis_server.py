@@ -202,9 +202,12 @@ class EmbeddedRedisCluster:
 
     def start(self, timeout: float = 30.0) -> EmbeddedRedisCluster:
         """Start the nodes, assign the slots, attach the replicas, and wait until every node
-        says ``cluster_state:ok`` and every replica is in sync."""
+        says ``cluster_state:ok`` and every replica is in sync. The cluster is new at each
+        start: what a previous one left in the directories is removed (its ``nodes.conf``
+        would name peers on ports that are gone)."""
         try:
             for node in self.nodes:
+                shutil.rmtree(node.directory, ignore_errors=True)
                 node.start()
             create = subprocess.run(
                 [
