@@ -70,14 +70,24 @@ def spark_conf(settings: Settings) -> dict[str, str]:
     """The settings of a local session, the one place they are written: dbt runs in the
     session this process creates with them (dbt/profiles.yml's ``spark`` target has none of
     its own), with the jars of :func:`spark_jars`."""
-    spark_dir = settings.data_dir / "spark"
-    jars = spark_jars(settings)
+    return driver_conf(
+        settings.data_dir / "spark",
+        settings.spark_master,
+        spark_jars(settings),
+        delta=settings.spark_table_format == "delta",
+    )
+
+
+def driver_conf(spark_dir: Path, master: str, jars: list[Path], delta: bool) -> dict[str, str]:
+    """The settings of a Spark driver on ``master`` with its warehouse and Derby metastore
+    under ``spark_dir``: a local session's (:func:`spark_conf`) or the Thrift Server's of a
+    standalone cluster (:class:`hot.local.spark_cluster.EmbeddedSparkCluster`)."""
     return {
         **({"spark.jars": ",".join(map(str, jars))} if jars else {}),
-        "spark.master": settings.spark_master,
+        "spark.master": master,
         "spark.app.name": "imoutotv-hot",
         "spark.sql.warehouse.dir": str(spark_dir / "warehouse"),
-        # The embedded (Derby) Hive metastore: the table catalogue of the local warehouse.
+        # The embedded (Derby) Hive metastore: the table catalogue of the warehouse.
         "spark.hadoop.javax.jdo.option.ConnectionURL": (
             f"jdbc:derby:;databaseName={spark_dir / 'metastore_db'};create=true"
         ),
@@ -87,7 +97,7 @@ def spark_conf(settings: Settings) -> dict[str, str]:
         "spark.ui.enabled": "false",
         # No stage progress bars on the command line's terminal.
         "spark.ui.showConsoleProgress": "false",
-        **(DELTA_CONF if settings.spark_table_format == "delta" else {}),
+        **(DELTA_CONF if delta else {}),
     }
 
 
