@@ -1,6 +1,6 @@
 """Kafka ranges into DuckDB (SPEC §2b) on a real broker: per-range accounting, quarantine rows
 that name topic, partition and offset, producer retries, replayed ranges, a recreated topic
-and the sensor's ticks (a broker that is down included)."""
+and the sensor's ticks (a broker that is down included, a pushed pass under way)."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from dagster import (
 )
 
 from dagster_project.jobs import hot_pipeline_job
+from dagster_project.lanes import TRIGGER_TAG
 from dagster_project.resources.dbt_inprocess import ingest_statements
 from dagster_project.sensors.kafka import kafka_sensor
 from hot import kafka
@@ -251,3 +252,46 @@ def test_sensor_on_spark_keeps_its_ledger_in_the_cursor(
         assert isinstance(again, RunRequest)
         ends = again.run_config["ops"]["landing_files"]["config"]["kafka_ends"]
         assert sum(ends.values()) == 66
+
+
+def test_a_pushed_pass_and_the_sensor_read_each_range_once(
+    hot_env: Path, kafka_broker: EmbeddedKafka, kafka_topic: str
+) -> None:
+    # The push watcher requested a pass up to the ends it saw; the sensor ticks while that
+    # pass runs: it requests only what comes after those ends.
+    produce(kafka_broker.bootstrap, kafka_topic, [_event(f"e{i}") for i in range(60)])
+    state = kafka.topic_state(kafka_broker.bootstrap, kafka_topic)
+    seen = {str(p): high for p, (_, high) in state.offsets.items()}
+    with DagsterInstance.ephemeral() as instance:
+        instance.add_run(
+            DagsterRun(
+                job_name=hot_pipeline_job.name,
+                status=DagsterRunStatus.STARTED,
+                run_config={"ops": {"landing_files": {"config": {"kafka_ends": seen}}}},
+                tags={TRIGGER_TAG: "push"},
+            )
+        )
+        during, cursor = _tick(instance, None)
+        assert isinstance(during, SkipReason)
+        assert "no new messages" in (during.skip_message or "")
+        produce(kafka_broker.bootstrap, kafka_topic, [_event(f"n{i}") for i in range(6)])
+        more, _ = _tick(instance, cursor)
+        assert isinstance(more, RunRequest)
+        assert more.tags[TRIGGER_TAG] == "sensor"
+        starts = {
+            int(r.split("/")[1].split("@")[0]): int(r.split("@")[1].split("-")[0])
+            for r in more.tags["hot/kafka_ranges"].split()
+        }
+        assert all(start == seen[str(p)] for p, start in starts.items())
+    # Both fire anyway (a sensor that did not see the pushed run): the second pass finds the
+    # ledger past its ends and reads nothing.
+    settings = get_settings()
+    ingestor = RangeIngestor(
+        connect(settings.duckdb_path), settings.landing_dir, ingest_statements()
+    )
+    until = {int(p): end for p, end in seen.items()}
+    pushed = ingestor.ingest_topic(settings.kafka_bootstrap, kafka_topic, 1_000_000, until=until)
+    sensed = ingestor.ingest_topic(settings.kafka_bootstrap, kafka_topic, 1_000_000, until=until)
+    assert sum(r.valid for r in pushed) == 60
+    assert sensed == []
+    assert _table_counts(ingestor)[0] == 60
