@@ -10,6 +10,13 @@
   ``SqliteEventLogStorage``, its index shard's name, and the one method it opens a shard's
   connection in (``_connect``, with its ``_db_lock``, ``_initialized_dbs`` and ``_initdb``):
   :class:`EngineChoosingSqliteEventLog` overrides that method and nothing else.
+- The storage chosen per process (:mod:`dagster_project.storage`): a storage class
+  ``dagster.yaml`` can name must subclass ``DagsterStorage``; its SQLite side is the stock
+  ``SqliteRunStorage`` and ``SqliteScheduleStorage`` beside our event log, put together by
+  ``CompositeStorage`` as Dagster does for separately configured storages. Its PostgreSQL side
+  keeps connections open: dagster-postgres's storages connect anew for every statement
+  (``NullPool``), and each of their engines is one attribute (``_engine``), replaced by
+  :func:`keep_postgres_connections_open`.
 
 Fallback: ``HOT_STOCK_INTERNALS=1`` makes the configured launcher and event log Dagster's stock
 ones (``DefaultRunLauncher``, ``SqliteEventLogStorage``: same files, same schema).
@@ -29,29 +36,53 @@ from dagster._core.launcher.base import (
     RunLauncher,
     WorkerStatus,
 )
+from dagster._core.storage.base_storage import DagsterStorage
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
     INDEX_SHARD_NAME,
     SqliteEventLogStorage,
 )
+from dagster._core.storage.legacy_storage import CompositeStorage
+from dagster._core.storage.runs import SqliteRunStorage
+from dagster._core.storage.schedules import SqliteScheduleStorage
 from dagster._grpc.types import ExecuteRunArgs
 from dagster._serdes import ConfigurableClass, ConfigurableClassData
+from sqlalchemy import create_engine
 from sqlalchemy.engine import Connection, Engine
 
 __all__ = [
     "INDEX_SHARD_NAME",
     "CheckRunHealthResult",
+    "CompositeStorage",
     "ConfigurableClass",
     "ConfigurableClassData",
+    "DagsterStorage",
     "EngineChoosingSqliteEventLog",
     "LaunchRunContext",
     "RunLauncher",
     "SqliteEventLogStorage",
+    "SqliteRunStorage",
+    "SqliteScheduleStorage",
     "UserConfigSchema",
     "WorkerStatus",
     "execute_run",
     "execute_run_line",
+    "keep_postgres_connections_open",
     "launcher_instance",
 ]
+
+
+def keep_postgres_connections_open(storage: DagsterStorage, max_overflow: int) -> None:
+    """Give dagster-postgres's run, event-log and schedule storages in ``storage`` an engine
+    that keeps one connection open (and up to ``max_overflow`` more while threads overlap),
+    each checked with a ping before use, so one lost in a server restart is replaced."""
+    for part in (storage.run_storage, storage.event_log_storage, storage.schedule_storage):
+        part._engine = create_engine(  # type: ignore[attr-defined]
+            part.postgres_url,  # type: ignore[attr-defined]
+            isolation_level="AUTOCOMMIT",
+            pool_size=1,
+            max_overflow=max_overflow,
+            pool_pre_ping=True,
+        )
 
 
 def launcher_instance(launcher: RunLauncher) -> DagsterInstance:

@@ -51,9 +51,9 @@ def _normal_sync(dbapi_connection: Any, _record: Any) -> None:
 class PassEventLogStorage(EngineChoosingSqliteEventLog):
     """``SqliteEventLogStorage`` with a kept-open index connection and WAL ``NORMAL`` sync.
 
-    Configured in ``dagster.yaml`` as ``event_log_storage`` (see
-    :data:`dagster_project.instance.DAGSTER_YAML`); same files, same schema, interchangeable
-    with the stock storage, which ``HOT_STOCK_INTERNALS=1`` configures instead.
+    The event log of the SQLite storage (:func:`dagster_project.storage.sqlite_storage`); same
+    files, same schema, interchangeable with the stock storage, which ``HOT_STOCK_INTERNALS=1``
+    gives instead. PostgreSQL (``HOT_DAGSTER_PG_URL``) has no shard files: it is not used there.
     """
 
     def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None) -> None:
@@ -71,8 +71,8 @@ class PassEventLogStorage(EngineChoosingSqliteEventLog):
     def from_config_value(  # type: ignore[override]
         cls, inst_data: ConfigurableClassData | None, config_value: dict[str, Any]
     ) -> SqliteEventLogStorage:
-        """Build from the ``config`` block of ``dagster.yaml`` (none needed): this storage,
-        or the stock one on the same files with ``HOT_STOCK_INTERNALS=1``."""
+        """Build from a ``config`` block (none needed): this storage, or the stock one on the
+        same files with ``HOT_STOCK_INTERNALS=1``."""
         base_dir = config_value.get("base_dir") or os.path.join(
             os.environ["DAGSTER_HOME"], "history", "runs"
         )

@@ -1,5 +1,5 @@
 """The Dagster instance the pipeline runs on: ``DAGSTER_HOME`` and the ``dagster.yaml`` that
-`hot` writes there (the run lanes, the warm run launcher, the kept-open event log)."""
+`hot` writes there (the run lanes, the warm run launcher, the storage)."""
 
 from __future__ import annotations
 
@@ -30,21 +30,35 @@ run_coordinator:
 run_launcher:
   module: dagster_project.launcher
   class: WarmProcessRunLauncher
-# Dagster's SQLite event log with a kept-open index connection (same files and schema).
-event_log_storage:
-  module: dagster_project.event_log
-  class: PassEventLogStorage
+# Runs, events and schedules: PostgreSQL when HOT_DAGSTER_PG_URL is set, else SQLite files
+# here; each process chooses from its environment (dagster_project/storage.py).
+storage:
+  custom:
+    module: dagster_project.storage
+    class: HotStorage
 telemetry:
   enabled: false
 """
 
 
+WRITTEN_BY_HOT = "# Written by `hot`"
+"""How every ``dagster.yaml`` `hot` wrote begins: one without it is the user's, left alone."""
+
+
 def prepare_dagster_home(home: Path) -> Path:
-    """Create ``DAGSTER_HOME`` with the instance settings the pipeline relies on."""
+    """Create ``DAGSTER_HOME`` with the instance settings the pipeline relies on.
+
+    A ``dagster.yaml`` `hot` wrote before is brought up to date (an older one may name an
+    event log that is no longer the storage's, or miss the run lanes); one the user wrote is
+    kept as it is.
+    """
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
-    if not config.exists():
-        config.write_text(DAGSTER_YAML)
+    current = config.read_text() if config.exists() else None
+    if current is None or (current.startswith(WRITTEN_BY_HOT) and current != DAGSTER_YAML):
+        staged = config.with_name(f".dagster.yaml.{os.getpid()}")
+        staged.write_text(DAGSTER_YAML)
+        staged.replace(config)  # processes starting meanwhile read the old file or the new
     return home
 
 

@@ -104,6 +104,9 @@ class Settings:
     by default)."""
     kafka_max_batch: int = 1_000_000
     """At most this many messages of a partition in one micro-batch (``HOT_KAFKA_MAX_BATCH``)."""
+    dagster_pg_url: str | None = None
+    """Dagster's run, event-log and schedule storage in this PostgreSQL database
+    (``HOT_DAGSTER_PG_URL``, SPEC §9b); unset: SQLite files in ``DAGSTER_HOME``."""
 
     @property
     def landing_dir(self) -> Path:
@@ -181,6 +184,7 @@ class Settings:
             kafka_topic=_env_str("HOT_KAFKA_TOPIC") or "hot.events",
             kafka_bootstrap=_env_str("HOT_KAFKA_BOOTSTRAP") or "localhost:9092",
             kafka_max_batch=_env_int("HOT_KAFKA_MAX_BATCH", 1_000_000),
+            dagster_pg_url=_env_str("HOT_DAGSTER_PG_URL"),
         )
         if settings.creator_cap < 1:
             raise ValueError("HOT_CREATOR_CAP must be >= 1")
@@ -203,6 +207,9 @@ class Settings:
                 f"HOT_SPARK_TABLE_FORMAT must be 'parquet' or 'delta', "
                 f"got {os.environ.get('HOT_SPARK_TABLE_FORMAT')!r}"
             )
+        if settings.dagster_pg_url and not settings.dagster_pg_url.startswith("postgresql"):
+            # SQLAlchemy's scheme: `postgres://` (libpq's alias) fails later, less clearly.
+            raise ValueError("HOT_DAGSTER_PG_URL must be a postgresql:// URL")
         if settings.redis_cluster and not settings.redis_url:
             # The embedded server started when the URL is unset is a single Redis.
             raise ValueError("HOT_REDIS_CLUSTER=1 needs HOT_REDIS_URL (any node of the cluster)")

@@ -45,6 +45,10 @@ CONTRACT = {
             "SqliteEventLogStorage._initdb",
             "INDEX_SHARD_NAME",
         ],
+        "dagster._core.storage.base_storage": ["DagsterStorage"],
+        "dagster._core.storage.legacy_storage": ["CompositeStorage"],
+        "dagster._core.storage.runs": ["SqliteRunStorage.from_local"],
+        "dagster._core.storage.schedules": ["SqliteScheduleStorage.from_local"],
     },
     DAGSTER_DBT: {
         "dagster_dbt.asset_utils": [
