@@ -64,6 +64,7 @@ FIXTURE_MARKERS = {
     "browser": "browser",
     "published_base": "stack",
     "redis_cluster": "cluster",
+    "hot_cluster": "cluster",
 }
 """The tier a fixture puts a test in (pyproject.toml describes each marker). A test gets the
 marker of every fixture it uses, directly or through other fixtures: ``item.fixturenames``
@@ -76,6 +77,7 @@ PROCESS_MARKERS = {
     "tests/pipeline/test_embeddings.py": ("pipeline",),
     "tests/pipeline/test_kafka_cli.py": ("kafka", "system"),
     "tests/pipeline/test_kafka_e2e.py": ("pipeline",),
+    "tests/pipeline/test_push.py": ("pipeline", "system"),
     "tests/pipeline/test_snapshot_watch.py": ("pipeline",),
     "tests/pipeline/test_spark_ingest.py": ("spark",),
     "tests/pipeline/test_spark_kafka.py": ("spark", "pipeline"),
