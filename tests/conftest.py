@@ -65,6 +65,7 @@ FIXTURE_MARKERS = {
     "published_base": "stack",
     "redis_cluster": "cluster",
     "hot_cluster": "cluster",
+    "postgres": "cluster",
 }
 """The tier a fixture puts a test in (pyproject.toml describes each marker). A test gets the
 marker of every fixture it uses, directly or through other fixtures: ``item.fixturenames``
