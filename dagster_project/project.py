@@ -10,10 +10,9 @@ from pathlib import Path
 
 from dagster_dbt import DbtProject
 
-from hot.settings import Settings, get_settings
+from dagster_project.dbt_files import DBT_PROJECT_DIR, sources_newer_than, target_path
+from hot.settings import get_settings
 from hot.warehouse import require_engine
-
-DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt"
 
 
 def dbt_env() -> None:
@@ -31,37 +30,20 @@ def dbt_env() -> None:
     os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
 
 
-def _target_path(settings: Settings) -> str:
-    """dbt's target folder of ``settings``' engine (and Spark table format)."""
-    if settings.engine == "duckdb":
-        return "target"
-    delta = "-delta" if settings.spark_table_format == "delta" else ""
-    return f"target-{settings.engine}{delta}"
-
-
 dbt_env()
 dbt_project = DbtProject(
     project_dir=DBT_PROJECT_DIR,
     profiles_dir=DBT_PROJECT_DIR,
     # A manifest (and the ingest SQL rendered from it) is the profile's engine's, and on Spark
     # its table format's (the models' configs differ: HOT_SPARK_TABLE_FORMAT).
-    target_path=_target_path(get_settings()),
+    target_path=target_path(get_settings()),
 )
-
-
-def _sources_newer_than(path: Path) -> bool:
-    """True when a file of the dbt project changed after ``path`` was written."""
-    built = path.stat().st_mtime
-    files = [DBT_PROJECT_DIR / "dbt_project.yml"]
-    for folder in ("models", "macros", "tests", "seeds", "snapshots"):
-        files.extend((DBT_PROJECT_DIR / folder).rglob("*"))
-    return any(f.is_file() and f.stat().st_mtime > built for f in files)
 
 
 def ensure_manifest() -> Path:
     """dbt's manifest, (re)built when missing or older than the project's files."""
     manifest = dbt_project.manifest_path
-    if not manifest.exists() or _sources_newer_than(manifest):
+    if not manifest.exists() or sources_newer_than(manifest):
         dbt_env()
         dbt_project.preparer.prepare(dbt_project)
     return manifest

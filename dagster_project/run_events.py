@@ -23,7 +23,7 @@ class StepEvent:
     asset: str = ""
     """The asset key (``raw/events``) of an ``asset`` or ``check`` event."""
     metadata: Mapping[str, Any] = field(default_factory=dict)
-    """The materialization's metadata values (``asset`` events)."""
+    """The metadata values of the materialization or observation (``asset`` events)."""
     passed: bool = True
     """Whether the check passed (``check`` events)."""
 
@@ -43,8 +43,14 @@ def step_event(entry: EventLogEntry) -> StepEvent | None:
         return StepEvent(step, "succeeded", at)
     if event.is_step_failure:
         return StepEvent(step, "failed", at)
-    if event.is_step_materialization:
-        mat = event.step_materialization_data.materialization
+    if event.is_step_materialization or event.event_type == DagsterEventType.ASSET_OBSERVATION:
+        # An observation: what a step found an asset to be without materializing it (the
+        # ingest step finding the current snapshot already built from the same input).
+        mat = (
+            event.step_materialization_data.materialization
+            if event.is_step_materialization
+            else event.asset_observation_data.asset_observation
+        )
         meta = {k: v.value for k, v in mat.metadata.items()}
         return StepEvent(step, "asset", at, mat.asset_key.to_user_string(), meta)
     if event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION:
@@ -63,7 +69,7 @@ class StepReport:
     seconds: float = 0.0
     """From the step's start to its end."""
     assets: dict[str, Mapping[str, Any]] = field(default_factory=dict)
-    """Asset key → the metadata of its materialization, in the order they happened."""
+    """Asset key → the metadata of its materialization (or observation), in order."""
     checks_passed: int = 0
     checks_failed: int = 0
 

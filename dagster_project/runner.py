@@ -9,6 +9,7 @@ warnings and errors only instead of its DEBUG stream.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 import uuid
@@ -52,7 +53,7 @@ class PassResult(RunOutcome):
 
     @property
     def snapshot_id(self) -> str | None:
-        """The snapshot the pass published (``None`` if it failed before)."""
+        """The snapshot the pass published, or found current (``None`` if it failed before)."""
         meta = self.materialized("hot_snapshot")
         return str(meta["snapshot_id"]) if meta else None
 
@@ -60,6 +61,12 @@ class PassResult(RunOutcome):
     def items(self) -> int:
         """Items of the published snapshot."""
         return int(self.materialized("hot_snapshot").get("items", 0))
+
+    @property
+    def current(self) -> bool:
+        """True when nothing was new and the pass published nothing: ``snapshot_id`` names the
+        current snapshot, already built from the same input."""
+        return bool(self.materialized("hot_snapshot").get("current", False))
 
 
 class EmbedResult(RunOutcome):
@@ -94,7 +101,8 @@ def _execute(
 ) -> tuple[ExecuteInProcessResult, tuple[StepReport, ...], str | None, float]:
     """Run ``job_name`` in-process on the ``DAGSTER_HOME`` instance, feeding ``on_event``.
 
-    With ``quiet`` Dagster's console logger shows critical messages only, and the dbt log
+    With ``quiet`` Dagster's console logger (and its modules' Python loggers) shows critical
+    messages only, and the dbt log
     that dagster-dbt echoes to stdout (for the UI's compute logs) is dropped: the failing
     step's message is in the outcome, and the full log in the UI and ``dbt_target/dbt.log``.
     """
@@ -120,6 +128,11 @@ def _execute(
     with ExitStack() as stack:
         if quiet:
             stack.enter_context(redirect_stdout(stack.enter_context(open(os.devnull, "w"))))
+            # Dagster's modules log through Python's logging too, beside the run's console
+            # logger: e.g. one warning per check of a step skipped because nothing was new.
+            dagster_logger = logging.getLogger("dagster")
+            stack.callback(dagster_logger.setLevel, dagster_logger.level)
+            dagster_logger.setLevel(logging.CRITICAL)
         result = defs.resolve_job_def(job_name).execute_in_process(
             instance=instance,
             run_config=RunConfig(ops=dict(ops), loggers=loggers),
@@ -142,8 +155,13 @@ def run_pipeline(
     ``run_id`` names the run (default: a new id).
     """
     from dagster_project.assets.dbt import DbtBuildConfig
+    from dagster_project.assets.ingest import IngestConfig
 
-    ops = {"hot_dbt_assets": DbtBuildConfig(now_epoch=now_epoch or 0.0)}
+    ops = {
+        # A pinned instant is a request for the scores at it: published even if nothing is new.
+        "landing_files": IngestConfig(always_publish=bool(now_epoch)),
+        "hot_dbt_assets": DbtBuildConfig(now_epoch=now_epoch or 0.0),
+    }
     result, steps, error, seconds = _execute("hot_pipeline", ops, on_event, quiet, run_id)
     return PassResult(result.success, result.run_id, seconds, steps, error)
 

@@ -75,6 +75,14 @@ def pending_files(
     return result
 
 
+def batch_watermark(con: duckdb.DuckDBPyConnection | Warehouse) -> int:
+    """The highest batch id ingested so far (0 before the first): every landing file and
+    Kafka range is one batch."""
+    # fetchall: a result left half-read would block registering a Kafka range's table.
+    (row,) = con.execute("select coalesce(max(batch_id), 0) from raw.ingested_files").fetchall()
+    return int(row[0])
+
+
 def relative_name(landing_dir: Path, path: Path) -> str:
     """The file's id in ``raw.*``: its path relative to the landing dir."""
     return path.resolve().relative_to(landing_dir.resolve()).as_posix()
@@ -103,11 +111,7 @@ class Ingestor:
 
     def next_batch_id(self) -> int:
         """One more than the highest batch id so far."""
-        # fetchall: a result left half-read would block registering a Kafka range's table.
-        (row,) = self.warehouse.execute(
-            "select coalesce(max(batch_id), 0) from raw.ingested_files"
-        ).fetchall()
-        return int(row[0]) + 1
+        return batch_watermark(self.warehouse) + 1
 
     def ingest_pending(
         self, now: datetime | None = None, sources: Iterable[str] = SOURCES

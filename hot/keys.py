@@ -42,7 +42,8 @@ EMBEDDINGS_VERSION = f"{TAG}:embeddings:version"
 
 
 def snapshot_meta(snapshot_id: str) -> str:
-    """Hash with ``snapshotId``, ``generatedAt``, ``count`` and ``queueCount``."""
+    """Hash with ``snapshotId``, ``generatedAt``, ``count``, ``queueCount`` and, from a pass,
+    ``builtFrom`` (the input state it scored: :mod:`hot.snapshot`)."""
     return f"{TAG}:snap:{snapshot_id}:meta"
 
 

@@ -40,6 +40,10 @@ class Snapshot:
     items: list[SnapshotItem]
     queue: list[SnapshotItem] = field(default_factory=list)
     video_status: Mapping[str, str] = field(default_factory=dict)
+    built_from: str = ""
+    """What the scores were computed from (the pipeline's input state: ledger watermark and
+    scoring settings), kept in the meta as ``builtFrom``; empty when unknown (a republish).
+    A pass that finds its input state equal to the current snapshot's has nothing to do."""
 
 
 def format_timestamp(ts: datetime) -> str:
@@ -89,6 +93,8 @@ def publish_snapshot(client: SyncRedis, snapshot: Snapshot, retain: int = 5) -> 
         "count": len(snapshot.items),
         "queueCount": len(snapshot.queue),
     }
+    if snapshot.built_from:
+        meta["builtFrom"] = snapshot.built_from
     build = client.pipeline(transaction=False)
     for key in keys.snapshot_keys(sid):  # one DEL each: a cluster pipeline has no multi-key DEL
         build.delete(key)
@@ -116,6 +122,21 @@ def publish_snapshot(client: SyncRedis, snapshot: Snapshot, retain: int = 5) -> 
     _forget_applied_takedowns(client, snapshot.video_status)
     client.publish(keys.SNAPSHOT_CHANNEL, sid)
     return expired
+
+
+def current_meta(client: SyncRedis) -> dict[str, str] | None:
+    """The current snapshot's meta (``snapshotId``, ``generatedAt``, ``count``, ``builtFrom``
+    ...), or ``None`` when Redis holds no servable current snapshot (its id, its meta or a
+    non-empty ``hot:global`` lost)."""
+    sid = client.get(keys.CURRENT)
+    if sid is None:
+        return None
+    meta = {
+        k.decode(): v.decode() for k, v in client.hgetall(keys.snapshot_meta(sid.decode())).items()
+    }
+    if not meta or (int(meta.get("count", 0)) > 0 and not client.exists(keys.GLOBAL)):
+        return None
+    return meta
 
 
 def _forget_applied_takedowns(client: SyncRedis, video_status: Mapping[str, str]) -> None:

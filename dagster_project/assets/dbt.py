@@ -8,12 +8,14 @@ from typing import Any
 from dagster import (
     AssetCheckKey,
     AssetExecutionContext,
+    AssetKey,
     AssetsDefinition,
     AssetSelection,
     Config,
 )
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
+from dagster_project.assets.dbt_views import record_views, views_unchanged
 from dagster_project.project import dbt_env, dbt_project, ensure_manifest
 from dagster_project.resources.dbt_inprocess import stream_dbt
 from hot.settings import get_settings
@@ -45,7 +47,7 @@ FULL_SCAN_TAG = "full_scan"
 history or the catalogue rather than with the batch (dbt_project.yml, the model files)."""
 
 
-def build_args(now_epoch: float, log_dir: Path) -> list[str]:
+def build_args(now_epoch: float, log_dir: Path, skip_views: bool = False) -> list[str]:
     """`dbt build` arguments of a run; what it builds and tests is the run's selection.
 
     Vars are passed only to pin the scoring instant (tests, replays); a normal pass scores at
@@ -53,7 +55,8 @@ def build_args(now_epoch: float, log_dir: Path) -> list[str]:
     on the manifest loaded once per version (:func:`stream_dbt`), so vars cost no parse. dbt
     unit tests pin the model logic in CI (tests/dbt); a run builds its models and runs the
     data tests of its selected asset checks: a pass leaves out the whole-history scans
-    (:data:`FULL_SCAN_CHECKS`), so it costs what its batch costs.
+    (:data:`FULL_SCAN_CHECKS`), so it costs what its batch costs. With ``skip_views`` the view
+    models are left out too (:mod:`dagster_project.assets.dbt_views`).
     """
     args = [
         "build",
@@ -71,6 +74,8 @@ def build_args(now_epoch: float, log_dir: Path) -> list[str]:
     ]
     if now_epoch:
         args += ["--vars", json.dumps({"now_epoch": now_epoch})]
+    if skip_views:
+        args += ["--exclude", "config.materialized:view"]
     return args
 
 
@@ -79,7 +84,9 @@ def hot_dbt_assets(context: AssetExecutionContext, config: DbtBuildConfig) -> It
     """`dbt build` of the selected models and their data tests, in the run's process."""
     # One target dir (compiled SQL of the last run) and one dbt log per deployment.
     settings = get_settings()
-    args = build_args(config.now_epoch, settings.data_dir / "dbt_logs")
+    views = VIEW_KEYS & context.selected_asset_keys
+    skip_views = bool(views) and views_unchanged(settings)
+    args = build_args(config.now_epoch, settings.data_dir / "dbt_logs", skip_views)
     target = settings.data_dir / "dbt_target"
     if settings.stock_internals:
         # dagster-dbt's own way: a `dbt` subprocess, which parses the project again.
@@ -88,8 +95,10 @@ def hot_dbt_assets(context: AssetExecutionContext, config: DbtBuildConfig) -> It
             args, context=context, target_path=target
         )
         yield from invocation.stream()
-        return
-    yield from stream_dbt(context, args, target)
+    else:
+        yield from stream_dbt(context, args, target)
+    if views == VIEW_KEYS and not skip_views:
+        record_views(settings)
 
 
 def full_scan_check_keys(
@@ -114,3 +123,17 @@ def full_scan_check_keys(
 FULL_SCAN_CHECKS = AssetSelection.checks(*full_scan_check_keys(hot_dbt_assets, MANIFEST))
 """The asset checks of the full-scan data tests (no assets): run by their own job on a
 schedule and in CI (tests/dbt), not on every pass."""
+
+
+def view_keys(assets: AssetsDefinition, manifest: Mapping[str, Any]) -> frozenset[AssetKey]:
+    """The asset keys of ``assets``' models materialized as views (DuckDB's configuration)."""
+    names = {
+        node["name"]
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model" and node["config"]["materialized"] == "view"
+    }
+    return frozenset(key for key in assets.keys if key.path[-1] in names)
+
+
+VIEW_KEYS = view_keys(hot_dbt_assets, MANIFEST)
+"""The view models' assets: left out of a pass's build while unchanged (``dbt_views``)."""

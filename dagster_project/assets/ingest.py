@@ -6,6 +6,7 @@ import duckdb
 from dagster import (
     AssetExecutionContext,
     AssetKey,
+    AssetObservation,
     AssetSpec,
     Config,
     MaterializeResult,
@@ -13,12 +14,14 @@ from dagster import (
 )
 
 from dagster_project.lanes import queue_wait_sec
-from dagster_project.resources import WarehouseResource
+from dagster_project.pass_state import PASS_STATE, current_snapshot, pass_state
+from dagster_project.resources import RedisResource, WarehouseResource
 from dagster_project.resources.dbt_inprocess import ingest_statements
 from hot.ingest import SOURCES, FileReport, Ingestor, IngestStatements
 from hot.settings import get_settings
 
 RAW_KEYS = {source: AssetKey(["raw", source]) for source in SOURCES}
+SNAPSHOT_KEY = AssetKey("hot_snapshot")
 
 
 class IngestConfig(Config):
@@ -31,6 +34,9 @@ class IngestConfig(Config):
     The run reads each partition from the ledger's end up to it (SPEC §2b: a micro-batch is
     what the tick saw); without it (`hot run`, a launch by hand) up to each partition's end
     when the run starts."""
+    always_publish: bool = False
+    """Score and publish even when nothing is new: a pass pinned to an instant (``hot run
+    --now``) publishes the scores at that instant."""
 
 
 @multi_asset(
@@ -46,10 +52,15 @@ class IngestConfig(Config):
     can_subset=True,
 )
 def landing_files(
-    context: AssetExecutionContext, config: IngestConfig, warehouse: WarehouseResource
+    context: AssetExecutionContext,
+    config: IngestConfig,
+    warehouse: WarehouseResource,
+    redis: RedisResource,
 ) -> object:
     """Validate and load every pending landing file, catalogue first, by name within a folder:
-    in the engine, with the dbt project's ingest SQL."""
+    in the engine, with the dbt project's ingest SQL. When nothing was new and the current
+    snapshot was built from the same input, no raw asset is materialized: the dbt build and
+    the publish downstream are skipped (why that is safe: :mod:`dagster_project.pass_state`)."""
     settings = get_settings()
     statements = ingest_statements()
     # How long the run waited for the run queue and for the DuckDB file: what the lanes are
@@ -68,10 +79,32 @@ def landing_files(
             reports = _ingest_kafka(con, statements, until)
         else:
             reports = Ingestor(con, settings.landing_dir, statements).ingest_pending()
+        state = pass_state(con, settings)
     if config.files:
         context.log.info(f"run requested for {len(config.files)} file(s): {config.files[:10]}")
     if config.kafka_ends:
         context.log.info(f"run requested for partition ends {config.kafka_ends}")
+    fresh = any(not r.skipped for r in reports)
+    current = None
+    if not fresh and not config.always_publish:
+        client = redis.client()
+        try:
+            current = current_snapshot(client, state)
+        finally:
+            client.close()
+    if current is not None:
+        context.log.info(f"nothing new: snapshot {current['snapshotId']} is current")
+        yield AssetObservation(
+            asset_key=SNAPSHOT_KEY,
+            metadata={
+                "snapshot_id": current["snapshotId"],
+                "items": int(current.get("count", 0)),
+                "current": True,
+                PASS_STATE: state,
+                **waits,
+            },
+        )
+        return
     for source, key in RAW_KEYS.items():
         if key not in context.selected_asset_keys:
             continue
@@ -89,6 +122,7 @@ def landing_files(
                 "quarantined": sum(r.quarantined for r in mine),
                 "quarantined_by_reason": dict(reasons),
                 "file_names": [r.source_file for r in mine][:50],
+                PASS_STATE: state,
                 **waits,
             },
         )

@@ -2,10 +2,18 @@
 
 from datetime import UTC, datetime
 
-from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
+from dagster import (
+    AssetExecutionContext,
+    DagsterEventType,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
 from dagster_dbt import get_asset_key_for_model
 
 from dagster_project.assets.dbt import hot_dbt_assets
+from dagster_project.assets.ingest import RAW_KEYS
+from dagster_project.pass_state import PASS_STATE
 from dagster_project.project import model_relation
 from dagster_project.resources import RedisResource, WarehouseResource
 from hot import keys
@@ -48,6 +56,20 @@ def _restore_embeddings_pointer(client: SyncRedis) -> str | None:
     return on_disk[-1]
 
 
+def _ingested_state(context: AssetExecutionContext) -> str:
+    """The input state this run's ingest step recorded (it is what dbt built from, or older:
+    a run that started later may have ingested since, never less), or "" when the run had no
+    ingest step (a republish): such a snapshot is not taken for current by the next pass."""
+    records = context.instance.get_records_for_run(
+        context.run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION
+    ).records
+    for record in records:
+        mat = record.asset_materialization
+        if mat is not None and mat.asset_key in RAW_KEYS.values() and PASS_STATE in mat.metadata:
+            return str(mat.metadata[PASS_STATE].value)
+    return ""
+
+
 @asset(
     deps=[
         get_asset_key_for_model([hot_dbt_assets], "fct_hot_feed"),
@@ -83,6 +105,7 @@ def hot_snapshot(
         items=to_items([row[:-1] for row in feed], parts=True),
         queue=queue_items(queue),
         video_status=dict(statuses),
+        built_from=_ingested_state(context),
     )
     client = redis.client()
     try:

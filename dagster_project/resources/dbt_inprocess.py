@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 
 INGEST_SQL_FILE = "hot_ingest_sql.json"
 """Where the rendered ingest statements are kept, beside the manifest they were rendered from."""
+MANIFEST_PICKLE = "hot_manifest.pickle"
+"""Where the parsed manifest is kept, beside the manifest it was parsed into."""
 
 
 def _version(manifest: Path) -> int:
@@ -40,16 +42,27 @@ def _project_args(project_dir: Path = DBT_PROJECT_DIR) -> list[str]:
 
 @lru_cache(maxsize=2)
 def _parsed_manifest(target: str, version: int) -> Manifest:
-    """dbt's ``Manifest`` from a ``dbt parse`` in this process (dbt's programmatic API): dbt
-    reads the partial-parse state the project's preparation left in ``target`` and re-parses
-    only what changed since, which is nothing once :func:`ensure_manifest` is done."""
+    """dbt's ``Manifest``, parsed once per manifest version and dbt version, then kept beside
+    the manifest (``MANIFEST_PICKLE``) for every later process: unpickling it costs about a
+    tenth of the parse (0.3 s of CPU against 4 s, most of that importing dbt's parsers).
+
+    The parse is a ``dbt parse`` in this process (dbt's programmatic API): dbt reads the
+    partial-parse state the project's preparation left in ``target`` and re-parses only what
+    changed since, which is nothing once :func:`ensure_manifest` is done."""
     from dbt.cli.main import dbtRunner
+    from dbt.version import __version__ as dbt_version
 
     dbt_env()
+    kept = Path(target) / MANIFEST_PICKLE
+    key = f"{version} dbt {dbt_version}"
+    manifest = _dbt_internals.load_manifest(kept, key)
+    if manifest is not None:
+        return manifest
     args = ["parse", "--quiet", "--no-write-json", "--log-level-file", "none"]
     result = dbtRunner().invoke([*args, *_project_args(), "--target-path", target])
     if not result.success or result.result is None:
         raise RuntimeError(f"dbt could not parse the project: {result.exception}")
+    _dbt_internals.store_manifest(result.result, kept, key)
     return result.result  # type: ignore[no-any-return]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -83,11 +83,37 @@ def embeddings_run(vectors: Path | None, verbose: bool) -> EmbedResult:
     return shown("hot_embeddings", verbose, run)
 
 
+def up_to_date() -> Mapping[str, str] | None:
+    """The current snapshot's meta when nothing is pending and it was built from the warehouse
+    as it is (:func:`dagster_project.pass_state.up_to_date`), else None.
+
+    Asked before Dagster and dbt are imported (seconds): a pass would find nothing to ingest
+    and publish the same order, so it is not run at all, as the sensors launch no run when
+    nothing is pending. A Redis that does not answer is the pass's to report.
+    """
+    from redis import exceptions as redis_errors
+
+    from dagster_project.pass_state import up_to_date as snapshot_up_to_date
+    from hot.redis_client import connect
+
+    settings = get_settings()
+    try:
+        client = connect(settings)
+        try:
+            return snapshot_up_to_date(settings, client)
+        finally:
+            client.close()
+    except (redis_errors.RedisError, redis_errors.RedisClusterException):
+        return None
+
+
 @click.command(
     short_help="process pending landing files once and publish",
     help="Ingest every pending landing file (with HOT_EVENTS_SOURCE=kafka: the catalogue's, "
     "and the topic's new messages) through the same Dagster job the sensor runs, dbt build, "
-    "and publish a snapshot. Exit 0 on success, 1 with a message on failure.",
+    "and publish a snapshot. With nothing pending and the current snapshot built from the "
+    "warehouse as it is, say so and run nothing (the order would be the same; --now scores "
+    "and publishes anyway). Exit 0 on success, 1 with a message on failure.",
 )
 @click.option(
     "--now",
@@ -99,15 +125,27 @@ def embeddings_run(vectors: Path | None, verbose: bool) -> EmbedResult:
 def run(now: float | None, verbose: bool) -> int:
     """Process every pending landing file once and publish a snapshot."""
     with redis_for_command(get_settings()):
+        current = None if now is not None else up_to_date()
+        if current is not None:
+            out.print(
+                f"hot run: nothing new: snapshot {current['snapshotId']} is current with "
+                f"{current.get('count', 0)} items (nothing to ingest, score or publish)",
+                markup=False,
+            )
+            return 0
         result = pipeline_pass(now, verbose)
     if not result.success:
         err.print(
             f"hot run: the pipeline failed (run {result.run_id}): {result.error}", markup=False
         )
         return 1
+    done = (
+        f"nothing new: snapshot {result.snapshot_id} is current"
+        if result.current
+        else f"published snapshot {result.snapshot_id}"
+    )
     out.print(
-        f"hot run: published snapshot {result.snapshot_id} with {result.items} items "
-        f"in {result.seconds:.1f}s (run {result.run_id})",
+        f"hot run: {done} with {result.items} items in {result.seconds:.1f}s (run {result.run_id})",
         markup=False,
     )
     return 0

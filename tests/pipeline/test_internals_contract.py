@@ -68,6 +68,8 @@ CONTRACT = {
         ],
         "dbt_common.events.functions": ["msg_to_dict"],
         "dbt.task.build": ["BuildTask"],
+        "dbt.contracts.graph.manifest": ["Manifest"],
+        "dbt.constants": ["DEFAULT_ENV_PLACEHOLDER"],
     },
 }
 """Adapter -> module -> what the adapter takes from it (each adapter's docstring says why)."""
