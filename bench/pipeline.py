@@ -134,15 +134,23 @@ def empty_pass_command() -> float:
     return seconds
 
 
+@contextmanager
+def primed(data_dir: Path, redis_url: str, events: int) -> Iterator[Simulator]:
+    """A fresh deployment in ``data_dir`` with the catalogue and ``events`` events already
+    through a pass (untimed); yields its simulator."""
+    with fresh_deployment(data_dir, redis_url) as landing:
+        sim = Simulator(landing, build_world(**WORLD_ARGS))
+        sim.write_catalogue()
+        sim.write_events(events)
+        timed_pass(f"catalogue + {events:,} events (untimed)")
+        yield sim
+
+
 def bench_fixed_cost(base: Path, redis_url: str, rounds: int = 5) -> tuple[float, float, float]:
     """Medians of ``rounds`` `hot run` with nothing pending and of as many bare imports,
     alternated so both see the same load; and one forced empty pass (`hot run --now`)."""
     print("[0] `hot run` with nothing pending vs the bare import of dagster, dbt", flush=True)
-    with fresh_deployment(base / "fixed", redis_url) as landing:
-        sim = Simulator(landing, build_world(**WORLD_ARGS))
-        sim.write_catalogue()
-        sim.write_events(2000)
-        timed_pass("catalogue + 2,000 events (untimed)")
+    with primed(base / "fixed", redis_url, 2000):
         idle, bare = [], []
         for _ in range(rounds):
             bare.append(bare_import())
@@ -225,11 +233,7 @@ def bench_spark(base: Path, redis_url: str, n: int) -> str:
 def bench_small_pass(base: Path, redis_url: str, rounds: int = 3) -> PassResult:
     """The median of ``rounds`` 2,000-event passes on a small history, in one process."""
     print("[2] 2,000-event passes on a small history", flush=True)
-    with fresh_deployment(base / "small", redis_url) as landing:
-        sim = Simulator(landing, build_world(**WORLD_ARGS))
-        sim.write_catalogue()
-        sim.write_events(20_000)
-        timed_pass("catalogue + 20,000 events (untimed)")
+    with primed(base / "small", redis_url, 20_000) as sim:
         results = []
         for i in range(rounds):
             sim.write_events(2000)
