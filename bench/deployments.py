@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -36,8 +36,14 @@ def wait_for(check: Callable[[], bool], timeout: float, what: str) -> None:
         time.sleep(0.05)
 
 
-def wait_quiet(instance_dir: Path, quiet_sec: float = 3.0, timeout: float = 300) -> None:
-    """Until the deployment has had no run queued or in progress for ``quiet_sec`` in a row."""
+def wait_quiet(
+    instance_dir: Path,
+    quiet_sec: float = 3.0,
+    timeout: float = 300,
+    ignore_jobs: Collection[str] = (),
+) -> None:
+    """Until the deployment has had no run queued or in progress for ``quiet_sec`` in a row
+    (runs of ``ignore_jobs`` aside)."""
     from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 
     busy = RunsFilter(
@@ -55,6 +61,7 @@ def wait_quiet(instance_dir: Path, quiet_sec: float = 3.0, timeout: float = 300)
         while time.monotonic() - quiet_since < quiet_sec:
             if time.monotonic() > deadline:
                 raise SystemExit(f"runs still queued or running after {timeout:.0f} s")
-            if instance.get_run_records(busy, limit=1):
+            runs = instance.get_run_records(busy, limit=None if ignore_jobs else 1)
+            if any(r.dagster_run.job_name not in ignore_jobs for r in runs):
                 quiet_since = time.monotonic()
             time.sleep(0.2)

@@ -17,7 +17,10 @@ Prints, each measured in this one run (both sides of a ratio in the same run):
      the topic (goal <= 10 s), and one pass over a 1M-message range / a bare confluent-kafka
      consumer reading the same range (goal <= 10x);
   6. HOT_ENGINE=spark (SPEC §9): `hot run` on the same files (catalogue and a batch of
-     --batch events, then 2,000 more) on a local Spark session and on DuckDB, and the ratio.
+     --batch events, then 2,000 more) on a local Spark session and on DuckDB, and the ratio;
+  7. `steady` (bench/freshness.py): under `hot demo`, a steady stream of files and of Kafka
+     batches, landing → served p50/p95/max, lost/doubled, the passes' queue waits, the
+     embeddings runs meanwhile, and the highest rate whose p95 stays <= 10 s.
 
 Usage: python bench/pipeline.py [--quick] [--big N] [--history N] [--batch N] [--rounds N]
 `--quick` is a smaller run (100k batch, 1M history, 20k batch) for a first look; the figures
@@ -52,6 +55,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.deployments import WORLD_ARGS, fresh_deployment, wait_for, wait_quiet  # noqa: E402
+from bench.freshness import bench_steady  # noqa: E402
 from dagster_project.runner import PassResult, run_pipeline  # noqa: E402
 from hot import keys  # noqa: E402
 from hot.kafka import OffsetRange  # noqa: E402
@@ -474,7 +478,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="latency rounds")
     parser.add_argument(
         "--only",
-        default="fixed,ratio,pass,history,freshness,kafka,spark",
+        default="fixed,ratio,pass,history,freshness,kafka,spark,steady",
         help="a comma list of measurements",
     )
     args = parser.parse_args()
@@ -535,6 +539,8 @@ def main() -> None:
                 )
             if "spark" in only:
                 lines.append(bench_spark(base, server.url, sizes["batch"]))
+            if "steady" in only:
+                lines.extend(bench_steady(base, server.url, args.quick).summary())
         finally:
             server.stop()
     print("\n== pipeline benchmark ==")
