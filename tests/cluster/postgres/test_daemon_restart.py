@@ -10,18 +10,20 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any
+from typing import TypeVar
 
 import duckdb
 import pytest
 import redis
 from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
+from tenacity import RetryError, Retrying, retry_if_result, stop_after_delay, wait_fixed
 
 from dagster_project.instance import ensure_dagster_home
 from hot import keys
 from hot.local.postgres import EmbeddedPostgres
+from hot.local.processes import spawn, terminate
 from hot.local.simulate import Simulator, build_world
 from hot.warehouse import connect
 from tests.oracle import assert_published, landing_oracle
@@ -29,35 +31,35 @@ from tests.oracle import assert_published, landing_oracle
 pytestmark = pytest.mark.timeout(900)
 
 ROOT = Path(__file__).resolve().parents[3]
+T = TypeVar("T")
 DONE = (DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED)
 
 
-def _wait(check: Callable[[], Any], what: str, timeout: float = 600) -> Any:
+def _wait(check: Callable[[], T], what: str, timeout: float = 600) -> T:
     """Poll ``check`` until it returns something truthy; that value."""
-    deadline = time.monotonic() + timeout
-    while not (value := check()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.2)
-    return value
+    try:
+        return Retrying(
+            retry=retry_if_result(lambda value: not value),
+            stop=stop_after_delay(timeout),
+            wait=wait_fixed(0.2),
+        )(check)
+    except RetryError:
+        raise AssertionError(f"timed out waiting for {what}") from None
 
 
 @contextmanager
 def _daemon(log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """`dagster-daemon run` on the workspace (sensors, run queue, launcher), stopped at the end."""
+    """`dagster-daemon run` on the workspace (sensors, run queue, launcher), stopped at the
+    end with the run processes it started."""
     argv = [sys.executable, "-m", "dagster._daemon", "run", "-w", "workspace.yaml"]
     with log.open("wb") as sink:
-        child = subprocess.Popen(
-            argv, cwd=ROOT, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True
-        )
+        child = spawn(argv, cwd=ROOT, stdout=sink, stderr=subprocess.STDOUT)
     try:
         yield child
     finally:
-        os.killpg(child.pid, signal.SIGINT)
-        try:
-            child.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(child.pid, signal.SIGKILL)
-            child.wait()
+        terminate(child, grace=60)  # the daemon stops its threads and its code server
+        with suppress(ProcessLookupError):
+            os.killpg(child.pid, signal.SIGKILL)  # warm run processes still waiting
 
 
 def _quiet(instance: DagsterInstance, runs_before: int) -> bool:
