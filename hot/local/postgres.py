@@ -251,15 +251,17 @@ class EmbeddedPostgres:
 
     def stop(self) -> None:
         """Stop the server: a fast shutdown (SIGINT: clients disconnected, a checkpoint
-        written), the process group killed if it takes longer than a grace period."""
+        written), the process group killed if it takes longer than a grace period. After a
+        postmaster that died (killed by an operator or a test), its backends still running
+        are killed, so that the next start finds its shared memory free."""
         proc, self._proc = self._proc, None
-        if proc is None or proc.poll() is not None:
+        if proc is None:
             return
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=STOP_GRACE_SEC)
-        except subprocess.TimeoutExpired:
-            _kill_group(proc)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            with suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=STOP_GRACE_SEC)
+        _kill_group(proc)
 
     def kill(self) -> None:
         """Kill the server abruptly, its backends too (failure tests); the next start
