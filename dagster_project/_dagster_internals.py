@@ -20,7 +20,9 @@
 
 Fallback: ``HOT_STOCK_INTERNALS=1`` makes the configured launcher and event log Dagster's stock
 ones (``DefaultRunLauncher``, ``SqliteEventLogStorage``: same files, same schema).
-tests/pipeline/test_internals_contract.py says in one line which of these an upgrade moved.
+tests/pipeline/test_internals_contract.py says in one line which of these an upgrade moved;
+tests/cluster/postgres/test_dagster_storage.py that the PostgreSQL storages still connect
+through ``_engine``.
 """
 
 from __future__ import annotations
