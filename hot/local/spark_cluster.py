@@ -217,11 +217,16 @@ class EmbeddedSparkCluster:
                 *("--work-dir", str(self.directory / role / "work")),
                 self.master_url,
             ]
-        jars = _fetched(DELTA_JARS) + _fetched(SPARK_KAFKA_JARS)
+        # On the class path of the driver and of every executor (the shared disk has them at
+        # the same path), not in spark.jars: the Thrift Server runs statements in threads of
+        # its own, which do not see classes added at run time (NoClassDefFoundError in Delta).
+        classpath = ":".join(map(str, _fetched(DELTA_JARS) + _fetched(SPARK_KAFKA_JARS)))
         conf = {
             **driver_conf(
-                self.directory / "spark", self.master_url, jars, bool(_fetched(DELTA_JARS))
+                self.directory / "spark", self.master_url, [], bool(_fetched(DELTA_JARS))
             ),
+            "spark.driver.extraClassPath": classpath,
+            "spark.executor.extraClassPath": classpath,
             "spark.app.name": APP_NAME,
             "spark.executor.cores": "1",
             "spark.cores.max": str(self.workers),
