@@ -59,15 +59,16 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 FIXTURE_MARKERS = {
-    "spark_warehouse": "spark",
-    "kafka_broker": "kafka",
-    "browser": "browser",
-    "published_base": "stack",
-    "redis_cluster": "cluster",
-    "hot_cluster": "cluster",
-    "postgres": "cluster",
+    "spark_warehouse": ("spark",),
+    "spark_cluster": ("cluster", "spark"),
+    "kafka_broker": ("kafka",),
+    "browser": ("browser",),
+    "published_base": ("stack",),
+    "redis_cluster": ("cluster",),
+    "hot_cluster": ("cluster",),
+    "postgres": ("cluster",),
 }
-"""The tier a fixture puts a test in (pyproject.toml describes each marker). A test gets the
+"""The tiers a fixture puts a test in (pyproject.toml describes each marker). A test gets the
 marker of every fixture it uses, directly or through other fixtures: ``item.fixturenames``
 is that closure."""
 
@@ -99,7 +100,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     processes its module starts (``PROCESS_MARKERS``)."""
     for item in items:
         names = set(getattr(item, "fixturenames", ()))
-        tiers = {FIXTURE_MARKERS[name] for name in names & FIXTURE_MARKERS.keys()}
+        tiers = {t for name in names & FIXTURE_MARKERS.keys() for t in FIXTURE_MARKERS[name]}
         where = item.path.relative_to(ROOT).as_posix()
         for prefix, markers in PROCESS_MARKERS.items():
             if where == prefix or (prefix.endswith("/") and where.startswith(prefix)):

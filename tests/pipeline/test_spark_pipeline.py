@@ -38,7 +38,9 @@ pytestmark = pytest.mark.timeout(2400)
 NOW = float(int(time.time()))
 
 
-def _env(data_dir: Path, redis_url: str, engine: str) -> dict[str, str]:
+def hot_run_env(data_dir: Path, redis_url: str, engine: str, **extra: str) -> dict[str, str]:
+    """The environment of ``hot run`` on ``engine`` (a local session on Spark), ``extra``
+    over it (e.g. a cluster's Thrift Server)."""
     return {
         **os.environ,
         "HOT_DATA_DIR": str(data_dir),
@@ -47,17 +49,22 @@ def _env(data_dir: Path, redis_url: str, engine: str) -> dict[str, str]:
         "HOT_SPARK_MASTER": "local[2]",
         "HOT_JWT_SECRET": "test-secret-" + "x" * 32,
         "DAGSTER_HOME": str(data_dir / "dagster_home"),
+        **extra,
     }
 
 
-def _hot_run(data_dir: Path, redis_url: str, engine: str) -> str:
-    """``hot run --now NOW`` as a process on ``engine``; its stdout (exit 0 asserted)."""
+HOT_RUN = [sys.executable, "-m", "hot.cli", "run", "--now", str(NOW)]
+
+
+def hot_run(data_dir: Path, redis_url: str, engine: str, **extra: str) -> str:
+    """``hot run --now NOW`` as a process on ``engine`` (:func:`hot_run_env`); its stdout
+    (exit 0 asserted)."""
     result = subprocess.run(
-        [sys.executable, "-m", "hot.cli", "run", "--now", str(NOW)],
+        HOT_RUN,
         capture_output=True,
         text=True,
-        timeout=600,
-        env=_env(data_dir, redis_url, engine),
+        timeout=1800,
+        env=hot_run_env(data_dir, redis_url, engine, **extra),
     )
     assert result.returncode == 0, result.stderr[-4000:]
     return result.stdout
@@ -67,10 +74,10 @@ def _killed_while_ingesting(data_dir: Path, redis_url: str, partition: Path) -> 
     """``hot run`` on Spark, SIGKILLed with every process it started (the JVM too) as soon as
     ``partition`` exists: the ingest has written rows of a file whose ledger row may not."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "hot.cli", "run", "--now", str(NOW)],
+        HOT_RUN,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        env=_env(data_dir, redis_url, "spark"),
+        env=hot_run_env(data_dir, redis_url, "spark"),
     )
     try:
         while not partition.exists():
@@ -169,6 +176,16 @@ def published(client: redis.Redis) -> tuple[list[tuple[str, float]], dict[str, d
     return feed, {v.decode(): json.loads(p)["stats"] for v, p in payloads.items()}
 
 
+def assert_same_published(spark: tuple, duck: tuple, pass_no: int) -> None:
+    """What Spark published (:func:`published`) is DuckDB's: the same order, scores to 1e-9
+    relative, the same items' stats."""
+    (spark_feed, spark_items), (duck_feed, duck_items) = spark, duck
+    assert [v for v, _ in spark_feed] == [v for v, _ in duck_feed], pass_no
+    for (_, s), (_, d) in zip(spark_feed, duck_feed, strict=True):
+        assert abs(s - d) <= 1e-9 * max(abs(d), 1e-300), pass_no
+    assert spark_items == duck_items, pass_no
+
+
 @pytest.fixture
 def redis_pair(tmp_path: Path) -> tuple[EmbeddedRedis, EmbeddedRedis]:
     servers = tuple(EmbeddedRedis(tmp_path / f"redis{i}", persist=False).start() for i in (1, 2))
@@ -193,16 +210,12 @@ def test_spark_run_publishes_what_duckdb_publishes(tmp_path: Path, redis_pair) -
                 raw = data_dir / "spark" / "warehouse" / "raw.db"
                 _killed_while_ingesting(data_dir, server.url, raw / "events" / "batch_id=9")
                 assert client.get(keys.CURRENT) == served  # the last snapshot stays served
-            assert "published snapshot" in _hot_run(data_dir, server.url, engine)
+            assert "published snapshot" in hot_run(data_dir, server.url, engine)
             seen[engine] = published(client)
             client.close()
-        (duck_feed, duck_items), (spark_feed, spark_items) = seen["duckdb"], seen["spark"]
-        assert [v for v, _ in spark_feed] == [v for v, _ in duck_feed], pass_no
-        for (_, s), (_, d) in zip(spark_feed, duck_feed, strict=True):
-            assert abs(s - d) <= 1e-9 * max(abs(d), 1e-300), pass_no
-        assert spark_items == duck_items, pass_no
+        assert_same_published(seen["spark"], seen["duckdb"], pass_no)
         # what the passes went through: the late video counts, the takedown leaves the feed
-        feed = [v for v, _ in duck_feed]
+        feed = [v for v, _ in seen["duckdb"][0]]
         assert ("v9" in feed) == (pass_no == 2) and ("v3" in feed) == (pass_no == 1)
     spark_dir = runs["spark"][0]
     assert not list(spark_dir.rglob("*.duckdb")), "HOT_ENGINE=spark wrote a DuckDB file"
