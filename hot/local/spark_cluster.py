@@ -112,6 +112,10 @@ class EmbeddedSparkCluster:
         """Where the tables' files are (``spark.sql.warehouse.dir``)."""
         return self.directory / "spark" / "warehouse"
 
+    def worker_port(self, role: str) -> int:
+        """The port of the worker ``role`` (how the master's :meth:`status` names it)."""
+        return self._worker_ports[role]
+
     def log_file(self, role: str) -> Path:
         """The role's stdout and stderr."""
         return self.directory / "logs" / f"{role}.log"
@@ -300,7 +304,7 @@ class EmbeddedSparkCluster:
         return True
 
     def _worker_alive(self, role: str) -> bool:
-        port = self._worker_ports[role]
+        port = self.worker_port(role)
         return any(w["state"] == "ALIVE" and w["port"] == port for w in self.status()["workers"])
 
     def _thrift_answers(self) -> bool:
