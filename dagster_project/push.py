@@ -74,6 +74,7 @@ def _landed(change: watchfiles.Change, path: str) -> bool:
 
 def watch_landing(pusher: Pusher, landing_dir: Path, stop: threading.Event) -> None:
     """Push a pass whenever landing files arrive, until ``stop`` is set."""
+    landing_dir = landing_dir.resolve()  # the watch reports absolute paths
     folders = [landing_dir / source for source in SOURCES]
     for folder in folders:
         folder.mkdir(parents=True, exist_ok=True)
