@@ -3,11 +3,14 @@
 :func:`build_checked` holds the latest pairs of every user out (:func:`.evaluation.time_split`,
 the *check hold-out*) and:
 
-- learned: tunes and trains on the rest (:func:`.tuning.tune_and_train`, whose own validation
-  split lies inside it, so the hold-out never chooses a value), measures that model on the
-  hold-out, trains the served version's recorded params on the same rest and measures it on
-  the same hold-out (skipped when the params are the same), then trains the chosen params on
-  all pairs — the model that is published;
+- learned: chooses the values on it (:func:`.tuning.tune`: fits on the rest, ranked on the
+  hold-out), so the values are chosen on as many pairs as a model judged on this hold-out can
+  be trained on; measures the chosen model (the search's fit on the rest, not refitted) on
+  the hold-out, trains the served version's recorded params on the same rest and measures it
+  on the same hold-out (skipped when the params are the same), then trains the chosen params
+  on all pairs — the model that is published. The hold-out chose the new values, so the new
+  model's figures carry that (small) selection advantage over the served one's; a broken or
+  planted bad model still falls far below both;
 - imported: measures the vectors as they are (and as they will be served) on the hold-out.
 
 The check passes unless the new model's personal recall@20 is below the global order's, or
@@ -26,7 +29,7 @@ from typing import Any
 from dagster_project.embeddings.als import Deadline, ModelParams, train
 from dagster_project.embeddings.evaluation import EvalSet, K, Metrics, evaluate, time_split
 from dagster_project.embeddings.interactions import Interactions
-from dagster_project.embeddings.tuning import tune_and_train
+from dagster_project.embeddings.tuning import tune
 from hot.embedding_store import EmbeddingSet
 from hot.personal_scoring import DEFAULT_SCORING
 
@@ -88,18 +91,21 @@ def build_checked(
         record = {"method": "import", "params": {"scoring": asdict(scoring)}}
     else:
         start = served.params if served is not None else None
-        model = tune_and_train(
+        tuned = tune(
             train_part,
-            deadline.remaining,
+            ev,
+            deadline,
             start=start,
             factors=factors,
             blend=blend,
+            reserve_pairs=len(inter.user_ids),
             reserve_fits=2,  # the served params on the same data, then all pairs
         )
-        params = model.params
-        metrics = evaluate(model.embeddings, params.scoring, ev)
+        params = tuned.params
+        # The chosen model as the search trained it on the same pairs: nothing to refit.
+        metrics = evaluate(tuned.embeddings, params.scoring, ev)
         embeddings = train(inter, params, deadline, what="training on all pairs")
-        record = {"method": "als", **model.record()}
+        record = {"method": "als", **tuned.record(deadline.elapsed)}
     if served is not None:
         before = _served_metrics(served, params, metrics, train_part, ev, deadline, blend)
         metrics |= {f"served/{k}": v for k, v in before.items()}

@@ -141,6 +141,22 @@ class EvalSet:
         light = (counts >= 1) & (counts <= LIGHT_MAX_PAIRS)
         return cls(candidates, hot_scores, popularity, users, relevant, seen, light)
 
+    def sample(self, max_users: int, seed: int = 0) -> EvalSet:
+        """At most ``max_users`` of these users (seeded; all of them when fewer): the same
+        hold-out, cheaper to score many times (a search)."""
+        if len(self.users) <= max_users:
+            return self
+        rows = np.sort(np.random.default_rng(seed).choice(len(self.users), max_users, False))
+        return EvalSet(
+            self.candidates,
+            self.hot,
+            self.popularity,
+            self.users[rows],
+            self.relevant[rows],
+            self.seen[rows],
+            self.light[rows],
+        )
+
 
 def _top(hot: dict[str, float], top_n: int) -> dict[str, float]:
     ranked = sorted(hot.items(), key=lambda kv: (-kv[1], kv[0]))[:top_n]

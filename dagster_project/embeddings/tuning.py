@@ -1,36 +1,38 @@
 """Hyper-parameters chosen by the data, within a time budget, then a model trained on it all.
 
-Public API (the embeddings asset and ``bench/personal_eval.py``)::
+Public API (the embeddings asset's check, tests)::
 
     from dagster_project.embeddings.evaluation import EvalSet, evaluate, time_split
-    train, test = time_split(inter)                            # or a split of your own
-    model = tune_and_train(train, budget_sec=60)               # -> TrainedModel
-    model.embeddings, model.params, model.validation            # vectors, choices, their metrics
-    ev = EvalSet.build(train, test, hot=None)                  # hot: candidates -> hot score
-    metrics = evaluate(model.embeddings, model.params.scoring, ev)
+    train, holdout = time_split(inter)
+    ev = EvalSet.build(train, holdout, hot=None)               # hot: candidates -> hot score
+    tuned = tune(train, ev, Deadline(60))                      # -> Tuned
+    tuned.params, tuned.validation, tuned.embeddings           # choices, their metrics, model
+    model = tune_and_train(inter, budget_sec=60)               # the same split, then all pairs
+    metrics = evaluate(model.embeddings, model.tuned.params.scoring, ev)
     # {"personal/recall@20", "global/ndcg@20", "popular/...", "light/personal/...", ...}
 
-:func:`tune_and_train` splits ``inter`` by time (:func:`.evaluation.time_split`: each user's
-latest pairs are the validation set, ranked among the hottest videos of the training part
-with what the user already saw left out, as served), then searches by coordinate descent over
+:func:`tune` fits on ``train`` and ranks ``ev`` (each user's later pairs among the candidates,
+with what the user already saw left out, as served). It searches by coordinate descent over
 :data:`GRID` — ALS factors, regularisation, confidence weight ``alpha``, weighting (log / BM25
 / raw) and recency half-life — starting from ``start`` (the served version's values, so a
 search that finds nothing better keeps them): one value of one parameter changed at a time,
 the best kept, until a full round improves nothing or the budget is spent. While the best
 regularisation or alpha sits on an edge of the values tried, one step past it is tried too
-(:data:`EDGE_STEPS`). Each trial is one ALS fit on the training part, scored by validation
-recall@20 (then NDCG@20) of the served formula (:mod:`hot.personal_scoring`) with the best of
-:data:`SEARCH_BLENDS`, cosine or raw dot product. Then, on the best fit, the scoring params
-(blend with hotness, cosine or raw dot product with a popularity prior of some weight, hot
-normalisation) and the light users' vectors (ALS's, folded in from their videos, the
-popularity prior alone, or none: the global order) are chosen on the same validation users;
-finally a model is trained on all of ``inter`` with the chosen values.
+(:data:`EDGE_STEPS`). Each trial is one ALS fit on ``train``, scored by :func:`_objective`
+(validation recall@20, then NDCG@20) of the served formula (:mod:`hot.personal_scoring`) with
+the best of :data:`SEARCH_BLENDS`, cosine or raw dot product. Then, on the best fit, the
+scoring params (blend with hotness, cosine or raw dot product with a popularity prior of some
+weight, hot normalisation) and the light users' vectors (ALS's, folded in from their videos,
+the popularity prior alone, or none: the global order) are chosen on the same validation
+users. :func:`tune_and_train` does the time split itself (:func:`.evaluation.time_split`,
+candidates the hottest videos of the training part) and trains the chosen values on all of
+``inter``.
 
-The budget covers all of it: a new trial starts only when it, the final fit (estimated from
-the trials, scaled by size) and ``reserve_fits`` more such fits still fit; any fit still
-running when the budget is spent raises :class:`.TrainingBudgetExceeded` (the caller keeps
-the served model). Fits are seeded, so the same data and budget give the same model unless
-the budget cuts the search short.
+The budget covers all of it: a new trial starts only when it, choosing the serving params and
+the ``reserve_fits`` fits the caller still runs (estimated from the trials, scaled by size)
+still fit; any fit still running when the budget is spent raises
+:class:`.TrainingBudgetExceeded` (the caller keeps the served model). Fits are seeded, so the
+same data and budget give the same model unless the budget cuts the search short.
 """
 
 from __future__ import annotations
@@ -97,30 +99,6 @@ normalisation x (cosine, or each prior), the light users' options, the chosen mo
 metrics)."""
 TUNE_USERS = 5_000
 """Validation users a trial is scored on at most (a seeded sample beyond)."""
-
-
-@dataclass(frozen=True)
-class TrainedModel:
-    """A model trained with values chosen on a validation split, and what was measured."""
-
-    embeddings: EmbeddingSet
-    params: ModelParams
-    validation: Metrics
-    """Metrics of the chosen values on the validation split (empty: nothing to validate)."""
-    trials: int
-    tuning_sec: float
-    stopped: str
-    """Why the search stopped: ``converged``, ``budget``, ``no validation users``."""
-
-    def record(self) -> dict[str, Any]:
-        """What is stored with the LanceDB version: params, validation metrics, search."""
-        return {
-            "params": self.params.to_mapping(),
-            "validation": self.validation,
-            "trials": self.trials,
-            "tuning_sec": round(self.tuning_sec, 3),
-            "search": self.stopped,
-        }
 
 
 class _Search:
@@ -196,6 +174,76 @@ def _grid(factors: int | None) -> dict[str, tuple[Any, ...]]:
     return {**GRID, "factors": (factors,)} if factors else GRID
 
 
+@dataclass(frozen=True)
+class Tuned:
+    """Values chosen on a validation split, and the model of them on its training part."""
+
+    params: ModelParams
+    embeddings: EmbeddingSet | None
+    """The chosen model trained on the training part (``None``: nothing was validated)."""
+    validation: Metrics
+    """Metrics of the chosen values on the validation split (empty: nothing to validate)."""
+    trials: int
+    stopped: str
+    """Why the search stopped: ``converged``, ``budget``, ``no validation users``."""
+
+    def record(self, tuning_sec: float) -> dict[str, Any]:
+        """What is stored with the LanceDB version: params, validation metrics, search."""
+        return {
+            "params": self.params.to_mapping(),
+            "validation": self.validation,
+            "trials": self.trials,
+            "tuning_sec": round(tuning_sec, 3),
+            "search": self.stopped,
+        }
+
+
+@dataclass(frozen=True)
+class TrainedModel:
+    """A model trained on all pairs with values chosen on a validation split."""
+
+    embeddings: EmbeddingSet
+    tuned: Tuned
+    tuning_sec: float
+
+    def record(self) -> dict[str, Any]:
+        """What is stored with the LanceDB version (:meth:`Tuned.record`)."""
+        return self.tuned.record(self.tuning_sec)
+
+
+def tune(
+    train: Interactions,
+    ev: EvalSet,
+    deadline: Deadline,
+    now_epoch: float | None = None,
+    *,
+    start: ModelParams | None = None,
+    factors: int | None = None,
+    blend: float | None = None,
+    reserve_pairs: int = 0,
+    reserve_fits: int = 0,
+) -> Tuned:
+    """Values chosen by fitting ``train`` and ranking ``ev`` (its users' later pairs).
+
+    ``start``: where the search starts (default :class:`.ModelParams`). ``factors`` /
+    ``blend``: fixed instead of searched (``HOT_EMBED_DIM`` / ``HOT_PERSONAL_BLEND``).
+    ``reserve_fits``: fits of ``reserve_pairs`` pairs the caller still runs within
+    ``deadline`` (left room for). Validation users beyond :data:`TUNE_USERS` are sampled.
+    """
+    start = start or ModelParams()
+    if factors:
+        start = replace(start, als=replace(start.als, factors=factors))
+    scoring = start.scoring.with_blend(blend)
+    ev = ev.sample(TUNE_USERS)
+    blends = (scoring.blend,) if blend is not None else SEARCH_BLENDS
+    search = _Search(train, ev, deadline, scoring, now_epoch, blends)
+    if not len(ev.users):
+        return Tuned(replace(start, scoring=scoring), None, {}, 0, "no validation users")
+    stopped = _descend(search, start.als, _grid(factors), reserve_pairs, reserve_fits)
+    params, embeddings, metrics = _choose_serving(search, blend)
+    return Tuned(params, embeddings, metrics, len(search.results), stopped)
+
+
 def tune_and_train(
     inter: Interactions,
     budget_sec: float,
@@ -205,51 +253,37 @@ def tune_and_train(
     start: ModelParams | None = None,
     factors: int | None = None,
     blend: float | None = None,
-    reserve_fits: int = 0,
 ) -> TrainedModel:
-    """A model of ``inter`` with values chosen on its own time split, within ``budget_sec``.
+    """A model of ``inter`` with values chosen on its own time split (:func:`tune`), then
+    trained on all of ``inter``, within ``budget_sec``.
 
     ``hot_scores``: candidates ranked in validation and their hot scores (default: the
-    hottest videos of the training part, :func:`.evaluation.hot_proxy`). ``start``: where
-    the search starts (default :class:`.ModelParams`). ``factors`` / ``blend``: fixed
-    instead of searched (``HOT_EMBED_DIM`` / ``HOT_PERSONAL_BLEND``). ``reserve_fits``: fits
-    of ``inter``'s size the caller still runs within the same budget (left room for).
-    Raises :class:`.TrainingBudgetExceeded` when the budget cannot hold even one model.
+    hottest videos of the training part, :func:`.evaluation.hot_proxy`). Raises
+    :class:`.TrainingBudgetExceeded` when the budget cannot hold even one model.
     """
     deadline = Deadline(budget_sec)
-    start = start or ModelParams()
-    if factors:
-        start = replace(start, als=replace(start.als, factors=factors))
-    scoring = start.scoring.with_blend(blend)
     train, validation = time_split(inter)
     ev = EvalSet.build(train, validation, hot_scores, max_users=TUNE_USERS)
-    blends = (scoring.blend,) if blend is not None else SEARCH_BLENDS
-    search = _Search(train, ev, deadline, scoring, now_epoch, blends)
-    grid = _grid(factors)
-    stopped = "no validation users"
-    if len(ev.users):
-        stopped = _descend(search, start.als, grid, len(inter.user_ids), reserve_fits)
-    if search.best is None:
-        params = replace(start, scoring=scoring)
-        validation_metrics: Metrics = {}
-    else:
-        params, validation_metrics = _choose_serving(search, blend)
-    embeddings = train_model(inter, params, deadline, now_epoch, "training on all pairs")
-    return TrainedModel(
-        embeddings=embeddings,
-        params=params,
-        validation=validation_metrics,
-        trials=len(search.results),
-        tuning_sec=deadline.elapsed,
-        stopped=stopped,
+    tuned = tune(
+        train,
+        ev,
+        deadline,
+        now_epoch,
+        start=start,
+        factors=factors,
+        blend=blend,
+        reserve_pairs=len(inter.user_ids),
+        reserve_fits=1,
     )
+    embeddings = train_model(inter, tuned.params, deadline, now_epoch, "training on all pairs")
+    return TrainedModel(embeddings, tuned, deadline.elapsed)
 
 
 def _descend(
     search: _Search,
     start: AlsParams,
     grid: dict[str, tuple[Any, ...]],
-    all_pairs: int,
+    reserve_pairs: int,
     reserve_fits: int,
 ) -> str:
     """Coordinate descent from ``start`` while the budget allows; returns why it stopped."""
@@ -264,7 +298,7 @@ def _descend(
             while True:
                 for value in values:
                     outcome = _try(
-                        search, replace(_best(search), **{name: value}), all_pairs, reserve_fits
+                        search, replace(_best(search), **{name: value}), reserve_pairs, reserve_fits
                     )
                     if outcome is None:
                         return "budget"
@@ -299,25 +333,29 @@ def _past_edge(
     return (value,)
 
 
-def _try(search: _Search, candidate: AlsParams, all_pairs: int, reserve_fits: int) -> bool | None:
+def _try(
+    search: _Search, candidate: AlsParams, reserve_pairs: int, reserve_fits: int
+) -> bool | None:
     """Trial ``candidate`` unless tried already: whether it is the new best, ``None`` when the
     budget cannot hold it."""
     if candidate in search.results:
         return False
     pairs = len(search.train.user_ids)
-    # This trial, choosing the serving params on the best fit, the final fit and the
-    # caller's fits must all still fit in the budget.
+    # This trial, choosing the serving params on the best fit and the caller's fits must
+    # all still fit in the budget.
     room = (
         search.estimate(candidate, pairs)
         + search.score_sec * (2 * len(search.blends) + CHOICE_SCORINGS)
-        + (1 + reserve_fits) * search.estimate(candidate, all_pairs)
+        + reserve_fits * search.estimate(candidate, reserve_pairs)
     )
     if room > search.deadline.remaining:
         return False
     return search.trial(candidate)
 
 
-def _choose_serving(search: _Search, blend: float | None) -> tuple[ModelParams, Metrics]:
+def _choose_serving(
+    search: _Search, blend: float | None
+) -> tuple[ModelParams, EmbeddingSet, Metrics]:
     """On the best fit: the scoring params and the prior's weight, then the light users'
     vectors, by validation recall@20 (then NDCG@20)."""
     assert search.best is not None
@@ -358,4 +396,4 @@ def _choose_serving(search: _Search, blend: float | None) -> tuple[ModelParams, 
     chosen = replace(chosen, light_users=light)
     best = embedding_set(factors, chosen, search.train, {})
     metrics = summarize(ev, per_user_metrics(ev, best, chosen.scoring))
-    return chosen, metrics
+    return chosen, best, metrics

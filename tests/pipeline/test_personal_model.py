@@ -23,7 +23,13 @@ from dagster_project.embeddings.als import (
 )
 from dagster_project.embeddings.evaluation import EvalSet, evaluate, time_split
 from dagster_project.embeddings.interactions import Interactions
-from dagster_project.embeddings.tuning import EDGE_STEPS, GRID, MAX_EDGE_STEPS, tune_and_train
+from dagster_project.embeddings.tuning import (
+    EDGE_STEPS,
+    GRID,
+    MAX_EDGE_STEPS,
+    tune,
+    tune_and_train,
+)
 from hot.embedding_store import EmbeddingSet
 from hot.personal_scoring import ScoringParams, normalised_hot, prepare_vectors, scores, top_k
 
@@ -146,30 +152,56 @@ def test_tuning_chooses_values_on_validation_and_beats_the_baselines() -> None:
     inter = planted()
     train, holdout = time_split(inter)
     model = tune_and_train(train, budget_sec=60)
-    als = model.params.als
+    als = model.tuned.params.als
     for name, values in GRID.items():
         if name in EDGE_STEPS:  # the grid, or up to MAX_EDGE_STEPS steps past an edge
             reach = EDGE_STEPS[name] ** MAX_EDGE_STEPS
             assert min(values) / reach <= getattr(als, name) <= max(values) * reach
         else:
             assert getattr(als, name) in values
-    assert 0.0 <= model.params.scoring.blend <= 1.0
-    assert model.trials >= 1 and model.stopped in ("converged", "budget")
-    assert model.validation["personal/recall@20"] > model.validation["global/recall@20"]
+    assert 0.0 <= model.tuned.params.scoring.blend <= 1.0
+    assert model.tuned.trials >= 1 and model.tuned.stopped in ("converged", "budget")
+    assert model.tuned.validation["personal/recall@20"] > model.tuned.validation["global/recall@20"]
     record = model.record()
     # One more dimension when the vectors carry the popularity prior.
     assert record["params"]["als"]["factors"] == als.factors
-    assert model.embeddings.dim == als.factors + model.params.has_prior
-    test = evaluate(model.embeddings, model.params.scoring, EvalSet.build(train, holdout))
+    assert model.embeddings.dim == als.factors + model.tuned.params.has_prior
+    test = evaluate(model.embeddings, model.tuned.params.scoring, EvalSet.build(train, holdout))
     assert test["personal/recall@20"] > test["global/recall@20"]
     assert test["personal/recall@20"] > test["popular/recall@20"]
 
 
+def test_tune_chooses_on_the_given_hold_out_and_returns_the_model_it_measured() -> None:
+    # The check's path: values chosen on its own hold-out, the model of them on the rest.
+    train, holdout = time_split(planted())
+    ev = EvalSet.build(train, holdout)
+    tuned = tune(train, ev, Deadline(60))
+    assert tuned.embeddings is not None and tuned.trials >= 1
+    measured = evaluate(tuned.embeddings, tuned.params.scoring, ev)
+    # Validation ranks the same users (all of them: fewer than TUNE_USERS) with the same model.
+    for key in ("personal/recall@20", "personal/ndcg@20", "global/recall@20"):
+        assert measured[key] == pytest.approx(tuned.validation[key])
+    assert measured["personal/recall@20"] > measured["global/recall@20"]
+
+
+def test_a_sample_of_a_hold_out_keeps_its_users_rows() -> None:
+    train, holdout = time_split(planted())
+    ev = EvalSet.build(train, holdout)
+    assert ev.sample(len(ev.users)) is ev
+    part = ev.sample(50, seed=1)
+    rows = np.searchsorted(ev.users, part.users)
+    assert len(part.users) == 50 and np.array_equal(ev.users[rows], part.users)
+    assert np.array_equal(part.relevant, ev.relevant[rows])
+    assert (part.seen != ev.seen[rows]).nnz == 0
+    assert np.array_equal(part.light, ev.light[rows])
+    assert np.array_equal(part.hot, ev.hot)
+
+
 def test_overrides_fix_factors_and_blend() -> None:
     model = tune_and_train(planted(), budget_sec=60, factors=8, blend=0.25)
-    assert model.params.als.factors == 8
-    assert model.embeddings.dim == 8 + model.params.has_prior
-    assert model.params.scoring.blend == 0.25
+    assert model.tuned.params.als.factors == 8
+    assert model.embeddings.dim == 8 + model.tuned.params.has_prior
+    assert model.tuned.params.scoring.blend == 0.25
 
 
 def test_a_budget_too_small_for_one_model_raises() -> None:
