@@ -137,7 +137,9 @@ def watch_topic(pusher: Pusher, settings: Settings, stop: threading.Event) -> No
 
 
 def _first_line(exc: BaseException) -> str:
-    return (str(exc).splitlines() or [type(exc).__name__])[0]
+    """The error in one line: what the client's wrapper wraps, when it wraps something."""
+    cause = exc.__cause__ or exc
+    return f"{type(cause).__name__}: " + (str(cause).splitlines() or [""])[0]
 
 
 def run_watcher(

@@ -58,13 +58,15 @@ def covered_ctime_ns(instance: DagsterInstance) -> tuple[int, int]:
 
 
 def requested_kafka_ends(
-    instance: DagsterInstance, statuses: Sequence[DagsterRunStatus]
+    instance: DagsterInstance, statuses: Sequence[DagsterRunStatus] | None
 ) -> dict[int, int]:
     """Per partition, the furthest end offset requested of the latest pipeline runs in
-    ``statuses`` (their ``kafka_ends`` config; a run without it, e.g. `hot run`, says none)."""
+    ``statuses`` (any status with ``None``): their ``kafka_ends`` config (a run without it,
+    e.g. `hot run`, says none)."""
     ends: dict[int, int] = {}
+    wanted = None if statuses is None else list(statuses)
     records = instance.get_run_records(
-        RunsFilter(job_name=PIPELINE_JOB, statuses=list(statuses)), limit=RECENT
+        RunsFilter(job_name=PIPELINE_JOB, statuses=wanted), limit=RECENT
     )
     for record in records:
         config = record.dagster_run.run_config.get("ops", {}).get("landing_files", {})
