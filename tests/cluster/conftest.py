@@ -74,7 +74,7 @@ class HotCluster:
         raise AssertionError(f"{role} was not started again:\n{self.log.read_text()[-3000:]}")
 
 
-def _hot() -> str:
+def hot_command() -> str:
     """The `hot` console script of this venv."""
     return str(Path(sys.executable).with_name("hot"))
 
@@ -91,7 +91,7 @@ def hot_cluster() -> Iterator[HotCluster]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HOT_")}
     with log.open("wb") as sink:
         process = subprocess.Popen(
-            [_hot(), "cluster"],
+            [hot_command(), "cluster"],
             env={**env, "HOT_DATA_DIR": str(data_dir)},
             stdout=sink,
             stderr=subprocess.STDOUT,
