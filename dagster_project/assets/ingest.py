@@ -1,6 +1,7 @@
 """Ingest domain: landing files → DuckDB ``raw.*`` (the dbt sources)."""
 
 from collections import Counter
+from collections.abc import Mapping
 
 import duckdb
 from dagster import (
@@ -85,13 +86,7 @@ def landing_files(
     if config.kafka_ends:
         context.log.info(f"run requested for partition ends {config.kafka_ends}")
     fresh = any(not r.skipped for r in reports)
-    current = None
-    if not fresh and not config.always_publish:
-        client = redis.client()
-        try:
-            current = current_snapshot(client, state)
-        finally:
-            client.close()
+    current = None if fresh or config.always_publish else _current_snapshot(redis, state)
     if current is not None:
         context.log.info(f"nothing new: snapshot {current['snapshotId']} is current")
         yield AssetObservation(
@@ -126,6 +121,15 @@ def landing_files(
                 **waits,
             },
         )
+
+
+def _current_snapshot(redis: RedisResource, state: str) -> Mapping[str, str] | None:
+    """The meta of Redis's current snapshot when it was built from ``state``, else None."""
+    client = redis.client()
+    try:
+        return current_snapshot(client, state)
+    finally:
+        client.close()
 
 
 def _ingest_kafka(
