@@ -42,8 +42,9 @@ from hot import keys
 from hot.local.redis_server import EmbeddedRedis, free_port
 from hot.local.simulate import Simulator, build_world
 from hot.settings import get_settings
+from hot.warehouse import connect
 
-pytestmark = pytest.mark.timeout(900)
+pytestmark = pytest.mark.timeout(1800)  # dagster dev and two runs on a loaded machine
 
 ROOT = Path(__file__).resolve().parents[2]
 DONE = (DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED)
@@ -140,7 +141,8 @@ def _runs(instance: DagsterInstance, job: str) -> list[RunRecord]:
 
 
 def _idle(instance: DagsterInstance) -> bool:
-    return all(r.dagster_run.status in DONE for r in instance.get_run_records())
+    """No pass pending (an embeddings run of the hourly schedule may be under way)."""
+    return all(r.dagster_run.status in DONE for r in _runs(instance, PIPELINE_JOB))
 
 
 def _record(instance: DagsterInstance, run_id: str) -> RunRecord:
@@ -157,7 +159,8 @@ def _ended(instance: DagsterInstance, run_id: str) -> RunRecord:
 
 
 def _raw_events(instance: DagsterInstance, run_id: str) -> dict[str, Any]:
-    """The metadata of the run's ``raw/events`` materialization."""
+    """The metadata of the run's ``raw/events`` materialization (empty when it has none: a
+    pass with nothing new materializes no raw asset)."""
     records = instance.get_records_for_run(
         run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION
     ).records
@@ -165,7 +168,7 @@ def _raw_events(instance: DagsterInstance, run_id: str) -> dict[str, Any]:
         materialization = record.asset_materialization
         if materialization is not None and materialization.asset_key == AssetKey(["raw", "events"]):
             return {k: v.value for k, v in materialization.metadata.items()}
-    raise AssertionError(f"run {run_id} materialized no raw/events")
+    return {}
 
 
 def test_a_pushed_pass_runs_beside_embeddings_and_a_file_counts_once(stack: Stack) -> None:
@@ -213,13 +216,13 @@ def test_a_pushed_pass_runs_beside_embeddings_and_a_file_counts_once(stack: Stac
     sensed = _ended(instance, sensor_id)
     assert sensed.dagster_run.status == DagsterRunStatus.SUCCESS
     assert sensed.dagster_run.tags[TRIGGER_TAG] == "sensor"
-    assert _raw_events(instance, sensor_id)["files"] == 0
+    assert _raw_events(instance, sensor_id).get("files", 0) == 0  # nothing new for it
 
     embed = _ended(instance, embed_id)
     assert push.start_time is not None and embed.end_time is not None
     assert push.start_time < embed.end_time
-    _wait(lambda: _idle(instance), "the queue to drain")
-    with duckdb.connect(str(settings.duckdb_path), read_only=True) as con:
+    _wait(lambda: _idle(instance), "the passes to end")
+    with connect(settings.duckdb_path, read_only=True, wait_sec=300) as con:
         ledger = con.execute(
             "select valid from raw.ingested_files where source_file = ?", [name]
         ).fetchall()
