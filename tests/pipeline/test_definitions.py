@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import yaml
 from dagster import AssetCheckKey, AssetKey
 
 from dagster_project.assets.dbt import DBT_GROUP, hot_dbt_assets
 from dagster_project.assets.embeddings import CHECK_NAME as EMBEDDINGS_CHECK
 from dagster_project.definitions import defs
+from dagster_project.instance import DAGSTER_YAML
+from dagster_project.lanes import BACKGROUND_LANE, LANE_TAG, PASS_LANE
 
 
 def test_definitions_load_with_dbt_tests_as_asset_checks(hot_env: Path) -> None:
@@ -68,15 +71,28 @@ def _job_checks(name: str) -> set[AssetCheckKey]:
     return set(defs.resolve_job_def(name).asset_layer.asset_graph.asset_check_keys)
 
 
-def test_a_pass_is_dequeued_before_the_runs_that_do_not_freshen_the_feed() -> None:
-    """Dagster's run queue starts the highest ``dagster/priority`` first (one run at a time)."""
+def test_a_pass_has_a_lane_of_its_own_in_the_run_queue() -> None:
+    """Passes and republishes run one at a time in their lane, the embeddings and the full-scan
+    checks in another (the ``hot/lane`` limits of the ``dagster.yaml`` `hot` writes), and
+    are dequeued first when both wait (``dagster/priority``)."""
+    coordinator = yaml.safe_load(DAGSTER_YAML)["run_coordinator"]["config"]
+    limits = {
+        (limit["key"], limit["value"]): limit["limit"]
+        for limit in coordinator["tag_concurrency_limits"]
+    }
+    assert limits == {(LANE_TAG, PASS_LANE): 1, (LANE_TAG, BACKGROUND_LANE): 1}
+    assert coordinator["max_concurrent_runs"] >= len(limits)
 
-    def priority(job_name: str) -> int:
-        return int(defs.resolve_job_def(job_name).tags.get("dagster/priority", "0"))
+    def tags(job_name: str) -> dict[str, str]:
+        return dict(defs.resolve_job_def(job_name).tags)
 
     for serving in ("hot_pipeline", "hot_republish"):
+        assert tags(serving)[LANE_TAG] == PASS_LANE
         for other in ("hot_embeddings", "hot_full_scan_checks"):
-            assert priority(serving) > priority(other)
+            assert tags(other)[LANE_TAG] == BACKGROUND_LANE
+            assert int(tags(serving)["dagster/priority"]) > int(
+                tags(other).get("dagster/priority", "0")
+            )
 
 
 def test_the_dbt_models_are_a_group_of_their_own() -> None:
