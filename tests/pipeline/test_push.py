@@ -39,6 +39,7 @@ from dagster_graphql import DagsterGraphQLClient
 from dagster_project.lanes import PIPELINE_JOB, TRIGGER_TAG
 from dagster_project.sensors.landing import landing_sensor
 from hot import keys
+from hot.local.processes import spawn, stop_all
 from hot.local.redis_server import EmbeddedRedis, free_port
 from hot.local.simulate import Simulator, build_world
 from hot.settings import get_settings
@@ -71,20 +72,14 @@ def _wait(check: Callable[[], Any], what: str, timeout: float = 600) -> Any:
 
 @contextmanager
 def _process(argv: list[str], env: dict[str, str], log: Path) -> Iterator[None]:
-    """A child in a session of its own, asked to stop (SIGINT, then SIGKILL) on exit."""
+    """A child in a session of its own, stopped with what it started (SIGINT, then SIGKILL)
+    on exit."""
     with log.open("wb") as sink:
-        child = subprocess.Popen(
-            argv, cwd=ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True
-        )
+        child = spawn(argv, cwd=ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT)
         try:
             yield
         finally:
-            os.killpg(child.pid, signal.SIGINT)
-            try:
-                child.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(child.pid, signal.SIGKILL)
-                child.wait()
+            stop_all([child], signal.SIGINT, 30)
 
 
 @pytest.fixture(scope="module")
