@@ -602,20 +602,19 @@ def bench_steady(
 ) -> SteadyReport:
     """Every source's steady stream and rate steps; prints the table and returns the report."""
     sizes = QUICK if quick else FULL
-    report = SteadyReport(
-        [
-            bench_source(
-                base,
-                redis_url,
-                source,
-                rates or sizes["rates"],  # type: ignore[arg-type]
-                steady_sec or sizes["steady_sec"],  # type: ignore[arg-type]
-                step_sec or sizes["step_sec"],  # type: ignore[arg-type]
-                interval,
-            )
-            for source in sources
-        ]
-    )
+    report = SteadyReport([])
+    for source in sources:
+        run = bench_source(
+            base,
+            redis_url,
+            source,
+            rates or sizes["rates"],  # type: ignore[arg-type]
+            steady_sec or sizes["steady_sec"],  # type: ignore[arg-type]
+            step_sec or sizes["step_sec"],  # type: ignore[arg-type]
+            interval,
+        )
+        report.runs.append(run)
+        print("\n".join(["", *run.summary()]), flush=True)  # each source's figures as it ends
     print(report.table(), flush=True)
     return report
 
