@@ -32,6 +32,10 @@ fi
 if [ ! -x .venv/bin/python ]; then "$PY" -m venv .venv; fi
 .venv/bin/python -m pip install -q --upgrade pip uv
 .venv/bin/uv pip install -q --python .venv/bin/python -c constraints.txt -e ".[test,spark,kafka,postgres]"
+# Byte-compiled once here: uv does not compile, and with PYTHONDONTWRITEBYTECODE set (as in CI)
+# every process would compile Dagster, dbt and their imports again (4.2 s instead of ~2 s
+# for `import dagster, dagster_dbt`). Only what is missing or stale is compiled.
+.venv/bin/python -m compileall -q -j 0 -x '/tests?/' .venv/lib >/dev/null || true
 
 # Jars from Maven Central, by `mvn` from the pom of each vendor/ folder into its jars/: the
 # embedded Kafka broker (`hot kafka`, SPEC §2b), Spark's Kafka source and Delta Lake (SPEC §9).
