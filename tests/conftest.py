@@ -73,6 +73,7 @@ marker of every fixture it uses, directly or through other fixtures: ``item.fixt
 is that closure."""
 
 PROCESS_MARKERS = {
+    "tests/cluster/postgres/": ("pipeline", "system"),
     "tests/e2e/": ("pipeline", "system"),
     "tests/pipeline/test_cli.py": ("pipeline",),
     "tests/pipeline/test_cli_signals.py": ("pipeline", "system"),
