@@ -122,7 +122,11 @@ class EmbeddedSparkCluster:
 
     def start(self, timeout: float = 300.0) -> EmbeddedSparkCluster:
         """Start the master, the workers and the Thrift Server; return once the Thrift Server
-        answers and its application holds a core on every worker."""
+        answers and its application holds a core on every worker. A cluster already started
+        is a ``RuntimeError``: its ports are taken (a second master would bind the next one
+        and its workers register with the first)."""
+        if self._procs:
+            raise RuntimeError(f"the Spark cluster in {self.directory} is already started")
         if self.table_format == "delta" and not _fetched(DELTA_JARS):
             raise EngineUnavailable(
                 f"HOT_SPARK_TABLE_FORMAT=delta needs Delta Lake's jars in {DELTA_JARS}: run "
@@ -198,7 +202,8 @@ class EmbeddedSparkCluster:
         return result
 
     def __enter__(self) -> EmbeddedSparkCluster:
-        return self.start()
+        # `with EmbeddedSparkCluster(...).start(timeout) as cluster` must not start it twice.
+        return self if self._procs else self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
