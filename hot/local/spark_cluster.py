@@ -27,7 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tenacity import RetryError, retry_if_result
+from tenacity import RetryError, retry_if_exception_type, retry_if_result
 
 from hot.local.processes import alive, descendants, spawn, terminate, wait_gone, while_starting
 from hot.local.redis_server import free_ports
@@ -293,20 +293,18 @@ class EmbeddedSparkCluster:
 
     def _wait(self, role: str, ready: Callable[[], bool], timeout: float) -> None:
         try:
-            while_starting(self._procs[role], retry_if_result(lambda ok: not ok), timeout, 0.25)(
-                ready
+            # A web UI still starting may answer with an empty page (not JSON yet).
+            retry = retry_if_result(lambda ok: not ok) | retry_if_exception_type(
+                (OSError, ValueError)
             )
+            while_starting(self._procs[role], retry, timeout, 0.25)(ready)
         except RetryError:
             log = self.log_file(role)
             detail = log.read_text(errors="replace")[-3000:] if log.exists() else ""
             raise RuntimeError(f"{role} did not start: {detail}") from None
 
     def _master_answers(self) -> bool:
-        try:
-            self.status()
-        except OSError:
-            return False
-        return True
+        return bool(self.status())
 
     def _worker_alive(self, role: str) -> bool:
         port = self.worker_port(role)
