@@ -34,12 +34,22 @@ from tenacity.retry import retry_base
 from tenacity.stop import stop_base
 
 _PR_SET_CHILD_SUBREAPER = 36
+_PR_GET_CHILD_SUBREAPER = 37
 
 
 def become_subreaper() -> None:
     """Adopt orphaned descendants (Linux ``PR_SET_CHILD_SUBREAPER``; elsewhere a no-op)."""
     if sys.platform.startswith("linux"):
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+
+
+def is_subreaper() -> bool:
+    """Whether this process adopts orphaned descendants (see :func:`become_subreaper`)."""
+    if not sys.platform.startswith("linux"):
+        return False
+    flag = ctypes.c_int(0)
+    ctypes.CDLL(None, use_errno=True).prctl(_PR_GET_CHILD_SUBREAPER, ctypes.byref(flag), 0, 0, 0)
+    return bool(flag.value)
 
 
 def terminate(proc: subprocess.Popen[bytes] | None, grace: float) -> None:
@@ -137,11 +147,14 @@ def stop_all(
     """Send ``sig`` to each child's process group, wait up to ``grace`` seconds for them and
     everything they started, then SIGKILL whatever is left; reap the children.
 
-    Orphans adopted by this process (see :func:`become_subreaper`) are stopped too, except
-    the processes in ``keep`` and what they started (e.g. a Redis the caller stops last).
+    When this process is a subreaper (see :func:`become_subreaper`), the orphans it adopted
+    are stopped too, except the processes in ``keep`` and what they started (e.g. a Redis
+    the caller stops last). Otherwise its other children are not touched: a test process
+    stopping one command keeps its session's servers.
     """
     kept = set(keep)
     kept |= {d for pid in kept for d in descendants(pid)}
+    adopted = is_subreaper()
 
     def tree_now(seen: set[int]) -> set[int]:
         # Processes started meanwhile (a run worker launched as the daemon stops) count too.
@@ -149,7 +162,7 @@ def stop_all(
         return (
             seen
             | {d for pid in roots for d in descendants(pid)}
-            | (descendants(os.getpid()) - kept)
+            | ((descendants(os.getpid()) - kept) if adopted else set())
         )
 
     tree = tree_now(set())
