@@ -17,7 +17,10 @@ handed: that holds this class's empty config).
 
 from __future__ import annotations
 
+import fcntl
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy.engine import make_url
@@ -39,15 +42,32 @@ POOL_OVERFLOW = 8
 the webserver's) overlap; they are closed when given back."""
 
 
+@contextmanager
+def _creating(home: str) -> Iterator[None]:
+    """Held while this process opens (and perhaps creates) the SQLite files under ``home``.
+
+    ``dagster dev`` starts its webserver, daemon and code server at once; on a new home each
+    would create the same databases and stamp their schema, and the loser of that race fails
+    (alembic: "more than one head"). One at a time, the later ones find the files made."""
+    os.makedirs(home, exist_ok=True)
+    with open(os.path.join(home, ".storage.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def sqlite_storage(home: str, inst_data: ConfigurableClassData | None) -> DagsterStorage:
     """Dagster's SQLite layout under ``home`` (the files and schema of its default storage),
     with the pass's event log."""
-    return CompositeStorage(
-        run_storage=SqliteRunStorage.from_local(os.path.join(home, "history")),
-        event_log_storage=PassEventLogStorage.from_config_value(None, {}),
-        schedule_storage=SqliteScheduleStorage.from_local(os.path.join(home, "schedules")),
-        inst_data=inst_data,
-    )
+    with _creating(home):
+        return CompositeStorage(
+            run_storage=SqliteRunStorage.from_local(os.path.join(home, "history")),
+            event_log_storage=PassEventLogStorage.from_config_value(None, {}),
+            schedule_storage=SqliteScheduleStorage.from_local(os.path.join(home, "schedules")),
+            inst_data=inst_data,
+        )
 
 
 def sqlalchemy_url(url: str) -> str:

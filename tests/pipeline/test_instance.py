@@ -3,6 +3,9 @@ and the storage it names (SQLite unless ``HOT_DAGSTER_PG_URL`` is set)."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -39,3 +42,27 @@ def test_the_postgres_url_must_be_one_sqlalchemy_reads(monkeypatch: pytest.Monke
     monkeypatch.setenv("HOT_DAGSTER_PG_URL", "postgres://dagster:x@db:5432/dagster")
     with pytest.raises(ValueError, match="HOT_DAGSTER_PG_URL"):
         Settings.from_env()
+
+
+OPEN_INSTANCE = """
+from dagster import DagsterInstance
+with DagsterInstance.get() as instance:
+    instance.get_runs(limit=1)
+    instance.get_event_records  # the event log built too
+"""
+
+
+def test_processes_opening_a_new_home_at_once_all_succeed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`dagster dev` starts its webserver, daemon and code server together; on a new home they
+    all create the SQLite storage, and none may lose the race."""
+    monkeypatch.delenv("HOT_DAGSTER_PG_URL", raising=False)
+    prepare_dagster_home(tmp_path)
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path)}
+    procs = [
+        subprocess.Popen([sys.executable, "-c", OPEN_INSTANCE], env=env, stderr=subprocess.PIPE)
+        for _ in range(4)
+    ]
+    errors = [p.communicate(timeout=300)[1].decode() for p in procs]
+    assert [p.returncode for p in procs] == [0] * 4, "\n".join(errors)
