@@ -286,10 +286,12 @@ def _descend(
     reserve_pairs: int,
     reserve_fits: int,
 ) -> str:
-    """Coordinate descent from ``start`` while the budget allows; returns why it stopped."""
+    """Coordinate descent from ``start`` while the budget allows; returns why it stopped
+    (``budget`` when a candidate was skipped for want of time: cheaper ones are still tried)."""
     search.trial(start)  # always: the fallback the budget must hold
     grid = dict(grid)
     steps = dict.fromkeys(EDGE_STEPS, 0)
+    skipped = False
     improved = True
     while improved:
         improved = False
@@ -301,12 +303,13 @@ def _descend(
                         search, replace(_best(search), **{name: value}), reserve_pairs, reserve_fits
                     )
                     if outcome is None:
-                        return "budget"
+                        skipped = True
+                        continue
                     improved |= outcome
                 values = _past_edge(name, grid, getattr(_best(search), name), steps)
                 if not values:
                     break
-    return "converged"
+    return "budget" if skipped else "converged"
 
 
 def _best(search: _Search) -> AlsParams:
@@ -349,7 +352,7 @@ def _try(
         + reserve_fits * search.estimate(candidate, reserve_pairs)
     )
     if room > search.deadline.remaining:
-        return False
+        return None
     return search.trial(candidate)
 
 

@@ -184,6 +184,21 @@ def test_tune_chooses_on_the_given_hold_out_and_returns_the_model_it_measured() 
     assert measured["personal/recall@20"] > measured["global/recall@20"]
 
 
+class _AlmostSpent(Deadline):
+    """A budget that never runs out but leaves no room for another trial."""
+
+    @property
+    def remaining(self) -> float:
+        return 1e-3
+
+
+def test_a_search_cut_short_by_its_budget_says_so() -> None:
+    train, holdout = time_split(planted())
+    tuned = tune(train, EvalSet.build(train, holdout), _AlmostSpent(60))
+    assert tuned.trials == 1  # the starting point, which is always fitted
+    assert tuned.stopped == "budget"
+
+
 def test_a_sample_of_a_hold_out_keeps_its_users_rows() -> None:
     train, holdout = time_split(planted())
     ev = EvalSet.build(train, holdout)
