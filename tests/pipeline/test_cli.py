@@ -54,6 +54,7 @@ def test_simulate_then_run_publishes_and_a_dead_redis_fails_clearly(
     ok = _hot("run")
     assert ok.returncode == 0, ok.stderr
     assert "published snapshot" in ok.stdout
+    assert "leaked" not in ok.stderr  # DuckDB's binding at interpreter teardown (__main__)
     assert redis_client.zcard(keys.GLOBAL) > 0
     # What `hot run` published is SPEC §3 of what it read, at the snapshot's generatedAt.
     assert_published(redis_client, landing_oracle(hot_env / "landing"), top_n=1000)
@@ -62,6 +63,7 @@ def test_simulate_then_run_publishes_and_a_dead_redis_fails_clearly(
     failed = _hot("run", env=dead)
     assert failed.returncode == 1
     assert "hot run: the pipeline failed" in failed.stderr
+    assert "leaked" not in failed.stderr
 
 
 def test_token_is_signed_with_the_configured_key(hot_env: Path) -> None:
