@@ -79,9 +79,9 @@ def hot_command() -> str:
     return str(Path(sys.executable).with_name("hot"))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def hot_cluster() -> Iterator[HotCluster]:
-    """`hot cluster` in the background until the end of the session; at the end it is
+    """`hot cluster` in the background while the tests of this package run; then it is
     stopped as by Ctrl-C and every process it ran must be gone."""
     # Not pytest's tmp_path: PostgreSQL started by root runs as another user, which must
     # be able to reach its folder.

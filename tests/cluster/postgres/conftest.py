@@ -16,9 +16,10 @@ from hot.local.postgres import EmbeddedPostgres
 from hot.settings import get_settings
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def postgres() -> Iterator[EmbeddedPostgres]:
-    """PostgreSQL on a free loopback port for the session, removed with its data at the end."""
+    """PostgreSQL on a free loopback port for this package's tests, removed with its data
+    after them."""
     # Not pytest's tmp_path (private to root): started by root, the server runs as another
     # user, which must be able to reach its folder.
     root = Path(tempfile.mkdtemp(prefix="hot-pg-"))

@@ -13,7 +13,7 @@ START_TIMEOUT_SEC = 600.0
 """Four JVMs start on two shared cores."""
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def spark_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedSparkCluster]:
     """A real standalone Spark cluster with two workers and its Thrift Server on loopback, its
     warehouse and metastore in a temporary folder (the shared disk)."""
