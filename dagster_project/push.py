@@ -122,10 +122,14 @@ def watch_topic(pusher: Pusher, settings: Settings, stop: threading.Event) -> No
         ends = {p: high for p, (_, high) in state.offsets.items()}
         if all(high <= pushed.get(p, low) for p, (low, high) in state.offsets.items()):
             continue
-        # The pass reads each partition from the ledger's end up to what was seen now
-        # (SPEC §2b); what arrives later is the next pass's.
+        # The ends seen now tell the sensor what this pass covers; the pass itself reads each
+        # partition from the ledger's end to its end when the pass starts (SPEC §2b's tick is
+        # then the pass's start), so what arrives while it is queued is not left to the next.
         try:
-            config = {"kafka_ends": {str(p): end for p, end in ends.items()}}
+            config = {
+                "kafka_ends": {str(p): end for p, end in ends.items()},
+                "kafka_read_to_end": True,
+            }
             new = sum(
                 high - max(pushed.get(p, low), low) for p, (low, high) in state.offsets.items()
             )

@@ -35,9 +35,22 @@ class IngestConfig(Config):
     The run reads each partition from the ledger's end up to it (SPEC §2b: a micro-batch is
     what the tick saw); without it (`hot run`, a launch by hand) up to each partition's end
     when the run starts."""
+    kafka_read_to_end: bool = False
+    """A pushed pass (:mod:`dagster_project.push`): ``kafka_ends`` are what the watcher saw
+    when it pushed (so that the sensor does not request them again), but the run reads each
+    partition up to its end when the run starts, as a file pass ingests every file pending
+    when it starts. Messages produced while it waited in the queue are then its own, not the
+    next pass's (each would otherwise wait for one pass more)."""
     always_publish: bool = False
     """Score and publish even when nothing is new: a pass pinned to an instant (``hot run
     --now``) publishes the scores at that instant."""
+
+    def kafka_until(self) -> dict[int, int] | None:
+        """Per partition, the offset the run reads up to; ``None``: each partition's end
+        when the run starts."""
+        if self.kafka_read_to_end:
+            return None
+        return {int(p): end for p, end in self.kafka_ends.items()} or None
 
 
 @multi_asset(
@@ -76,8 +89,7 @@ def landing_files(
 
     with warehouse.connect(on_lock_wait=lock_waited) as con:
         if settings.events_source == "kafka":
-            until = {int(p): end for p, end in config.kafka_ends.items()} or None
-            reports = _ingest_kafka(con, statements, until)
+            reports = _ingest_kafka(con, statements, config.kafka_until())
         else:
             reports = Ingestor(con, settings.landing_dir, statements).ingest_pending()
         state = pass_state(con, settings)

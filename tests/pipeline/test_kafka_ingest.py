@@ -19,6 +19,7 @@ from dagster import (
     build_sensor_context,
 )
 
+from dagster_project.assets.ingest import IngestConfig
 from dagster_project.jobs import hot_pipeline_job
 from dagster_project.lanes import TRIGGER_TAG
 from dagster_project.resources.dbt_inprocess import ingest_statements
@@ -295,3 +296,12 @@ def test_a_pushed_pass_and_the_sensor_read_each_range_once(
     assert sum(r.valid for r in pushed) == 60
     assert sensed == []
     assert _table_counts(ingestor)[0] == 60
+
+
+def test_a_sensor_pass_stops_at_the_ticks_ends_and_a_pushed_one_reads_to_the_end() -> None:
+    # SPEC §2b: a sensor's micro-batch is what its tick saw; a pushed pass reads what is
+    # there when it starts (what came while it was queued is its own), and `hot run` too.
+    ends = {"0": 40, "1": 35}
+    assert IngestConfig(kafka_ends=ends).kafka_until() == {0: 40, 1: 35}
+    assert IngestConfig(kafka_ends=ends, kafka_read_to_end=True).kafka_until() is None
+    assert IngestConfig().kafka_until() is None
