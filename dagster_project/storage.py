@@ -51,11 +51,8 @@ def _creating(home: str) -> Iterator[None]:
     (alembic: "more than one head"). One at a time, the later ones find the files made."""
     os.makedirs(home, exist_ok=True)
     with open(os.path.join(home, ".storage.lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        yield
 
 
 def sqlite_storage(home: str, inst_data: ConfigurableClassData | None) -> DagsterStorage:

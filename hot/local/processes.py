@@ -37,10 +37,14 @@ _PR_SET_CHILD_SUBREAPER = 36
 _PR_GET_CHILD_SUBREAPER = 37
 
 
+def _prctl(option: int, arg: object) -> None:
+    ctypes.CDLL(None, use_errno=True).prctl(option, arg, 0, 0, 0)
+
+
 def become_subreaper() -> None:
     """Adopt orphaned descendants (Linux ``PR_SET_CHILD_SUBREAPER``; elsewhere a no-op)."""
     if sys.platform.startswith("linux"):
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+        _prctl(_PR_SET_CHILD_SUBREAPER, 1)
 
 
 def is_subreaper() -> bool:
@@ -48,7 +52,7 @@ def is_subreaper() -> bool:
     if not sys.platform.startswith("linux"):
         return False
     flag = ctypes.c_int(0)
-    ctypes.CDLL(None, use_errno=True).prctl(_PR_GET_CHILD_SUBREAPER, ctypes.byref(flag), 0, 0, 0)
+    _prctl(_PR_GET_CHILD_SUBREAPER, ctypes.byref(flag))
     return bool(flag.value)
 
 

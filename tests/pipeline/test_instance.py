@@ -48,7 +48,6 @@ OPEN_INSTANCE = """
 from dagster import DagsterInstance
 with DagsterInstance.get() as instance:
     instance.get_runs(limit=1)
-    instance.get_event_records  # the event log built too
 """
 
 
