@@ -26,6 +26,9 @@ For each dataset:
 4. **Table**: dataset x users (all test users; light users = 1-3 training rows) x method,
    recall@k and NDCG@k (:mod:`bench.recsys.metrics`); printed, and written as JSON to
    ``bench/out/personal_eval.json``.
+5. **Personal vs the best baseline** (:func:`versus_best`): per row and metric, personal's
+   ratio to the better of ALS and EASE, with a paired bootstrap over the row's users (the
+   per-user values the means come from): its 95 % interval and a verdict (above, tie, below).
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -47,11 +51,14 @@ sys.path.insert(0, str(ROOT))
 
 from bench.recsys import baselines, data, replay  # noqa: E402
 from bench.recsys.baselines import Scorer, Target  # noqa: E402
+from bench.recsys.metrics import paired_bootstrap  # noqa: E402
 
 DATA_DIR = ROOT / "bench" / "data"
 OUT = ROOT / "bench" / "out" / "personal_eval.json"
 METHODS = ("global", "most-popular", "ALS", "EASE", "personal")
 QUICK_ALS = {"factors": (64,), "regularization": (0.1,), "alpha": (10.0,)}
+METRICS = ("recall", "ndcg")
+BOOTSTRAP_RESAMPLES = 2000
 
 
 def restrict(relevant: dict[int, set[int]], candidates: set[int]) -> dict[int, set[int]]:
@@ -73,6 +80,19 @@ def order_scorer(orders: dict[int, list[int]], candidates: np.ndarray) -> Scorer
         return out
 
     return score
+
+
+def versus_best(per_user: dict[str, np.ndarray], seed: int) -> dict[str, dict[str, Any]]:
+    """Per metric: personal against whichever of ALS and EASE has the higher mean on it, by a
+    paired bootstrap over the users (``per_user``: method → ``m x 2``, the same users)."""
+    out = {}
+    for col, metric in enumerate(METRICS):
+        best = max(("ALS", "EASE"), key=lambda m: per_user[m][:, col].mean())
+        paired = paired_bootstrap(
+            per_user["personal"][:, col], per_user[best][:, col], BOOTSTRAP_RESAMPLES, seed
+        )
+        out[metric] = {"baseline": best, **asdict(paired)}
+    return out
 
 
 def evaluate(path: Path, args: argparse.Namespace) -> dict[str, Any]:
@@ -123,10 +143,12 @@ def evaluate(path: Path, args: argparse.Namespace) -> dict[str, Any]:
     results: dict[str, dict[str, Any]] = {}
     for cohort, users in cohorts.items():
         target = Target(users, relevant, seen)
+        per_user = {m: target.per_user(s, candidates, args.k) for m, s in scorers.items()}
         results[cohort] = {"users": len(users)}
-        for method, scorer in scorers.items():
-            recall, ndcg = target.mean(scorer, candidates, args.k) if users else (np.nan,) * 2
+        for method, values in per_user.items():
+            recall, ndcg = values.mean(axis=0) if users else (np.nan,) * 2
             results[cohort][method] = {"recall": float(recall), "ndcg": float(ndcg)}
+        results[cohort]["vs_best"] = versus_best(per_user, args.seed) if users else None
     return {
         "dataset": ds.name,
         "file": str(path),
@@ -153,54 +175,47 @@ def evaluate(path: Path, args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def versus_text(vs: dict[str, Any] | None, metric: str) -> str:
+    """One metric of :func:`versus_best` as ``1.01x [0.97x, 1.05x] tie (ALS)``."""
+    if vs is None:
+        return "n/a"
+    v = vs[metric]
+    return f"{v['ratio']:.2f}x [{v['low']:.2f}x, {v['high']:.2f}x] {v['verdict']} ({v['baseline']})"
+
+
 def table(records: list[dict[str, Any]], k: int) -> str:
-    """The printed table: one line per (dataset, cohort, method), personal's ratios last."""
+    """The printed table: one line per (dataset, cohort, method), then personal against the
+    best of ALS and EASE per metric (ratio, bootstrap 95 % interval, verdict, baseline)."""
     head = f"{'dataset':<14}{'users':<18}{'method':<14}{f'recall@{k}':>10}{f'ndcg@{k}':>10}"
     lines = [head, "-" * len(head)]
     for rec in records:
         for cohort, res in rec["results"].items():
             label = f"{cohort} ({res['users']})"
+            prefix = f"{rec['dataset']:<14}{label:<18}"
             for method in METHODS:
                 m = res[method]
-                lines.append(
-                    f"{rec['dataset']:<14}{label:<18}{method:<14}"
-                    f"{m['recall']:>10.4f}{m['ndcg']:>10.4f}"
-                )
-            best = {
-                metric: max(res[b][metric] for b in ("ALS", "EASE"))
-                for metric in ("recall", "ndcg")
-            }
-            ratio = {
-                metric: res["personal"][metric] / best[metric] if best[metric] else float("nan")
-                for metric in best
-            }
-            lines.append(
-                f"{rec['dataset']:<14}{label:<18}{'personal/best':<14}"
-                f"{ratio['recall']:>9.2f}x{ratio['ndcg']:>9.2f}x"
-            )
+                lines.append(f"{prefix}{method:<14}{m['recall']:>10.4f}{m['ndcg']:>10.4f}")
+            for metric in METRICS:
+                vs = versus_text(res["vs_best"], metric)
+                lines.append(f"{prefix}{f'vs best {metric}':<14}  {vs}")
     return "\n".join(lines)
 
 
 def markdown(records: list[dict[str, Any]], k: int) -> str:
     """The table as docs/benchmarks.md shows it: a row per (dataset, users), a column pair
-    per method, personal's ratio to the better of ALS and EASE last."""
-    head = "| dataset | users | " + " | ".join(METHODS) + " | personal ÷ best of ALS, EASE |"
-    lines = [
-        f"recall@{k} / NDCG@{k}",
-        "",
-        head,
-        "|" + "---|" * (len(METHODS) + 3),
-    ]
+    per method, then personal against the best of ALS and EASE per metric (ratio, bootstrap
+    95 % interval, verdict, baseline)."""
+    head = (
+        "| dataset | users | " + " | ".join(METHODS)
+        + f" | personal ÷ best, recall@{k} | personal ÷ best, NDCG@{k} |"
+    )  # fmt: skip
+    lines = [f"recall@{k} / NDCG@{k}", "", head, "|" + "---|" * (len(METHODS) + 4)]
     for rec in records:
         for cohort, res in rec["results"].items():
             cells = [f"{res[m]['recall']:.4f} / {res[m]['ndcg']:.4f}" for m in METHODS]
-            ratio = [
-                res["personal"][x] / max(res["ALS"][x], res["EASE"][x]) for x in ("recall", "ndcg")
-            ]
-            lines.append(
-                f"| {rec['dataset']} | {cohort}: {res['users']} | " + " | ".join(cells)
-                + f" | {ratio[0]:.2f}x / {ratio[1]:.2f}x |"
-            )  # fmt: skip
+            cells += [versus_text(res["vs_best"], metric) for metric in METRICS]
+            row = f"| {rec['dataset']} | {cohort}: {res['users']} | " + " | ".join(cells)
+            lines.append(row + " |")
     return "\n".join(lines)
 
 

@@ -57,11 +57,14 @@ class Target:
     relevant: Mapping[int, set[int]]
     seen: Mapping[int, set[int]]
 
+    def per_user(self, scorer: Scorer, candidates: np.ndarray, k: int) -> np.ndarray:
+        """``[recall@k, NDCG@k]`` of ``scorer`` per user, in the order of ``users`` (``m x 2``)."""
+        users = np.asarray(self.users, dtype=np.int64)
+        return score_users(scorer(users), candidates, self.users, self.relevant, self.seen, k)
+
     def mean(self, scorer: Scorer, candidates: np.ndarray, k: int) -> np.ndarray:
         """Mean ``[recall@k, NDCG@k]`` of ``scorer`` over these users."""
-        users = np.asarray(self.users, dtype=np.int64)
-        per_user = score_users(scorer(users), candidates, self.users, self.relevant, self.seen, k)
-        return per_user.mean(axis=0)
+        return self.per_user(scorer, candidates, k).mean(axis=0)
 
 
 def popularity(matrix: sp.csr_matrix, candidates: np.ndarray) -> Scorer:

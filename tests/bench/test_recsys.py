@@ -9,7 +9,7 @@ import pytest
 import scipy.sparse as sp
 
 from bench.recsys import baselines, data
-from bench.recsys.metrics import score_users
+from bench.recsys.metrics import paired_bootstrap, score_users
 
 
 def _write(path: Path, text: str) -> Path:
@@ -87,3 +87,16 @@ def test_ease_matches_the_closed_form() -> None:
     expected = (x @ b)[:, candidates]
     got = baselines.Ease(x, candidates).scorer(lam)(np.arange(40))
     np.testing.assert_allclose(got, expected, atol=1e-8)
+
+
+def test_paired_bootstrap_verdicts_are_deterministic_given_the_seed() -> None:
+    rng = np.random.default_rng(1)
+    base = rng.random(300)
+    same = paired_bootstrap(base, base.copy(), resamples=500, seed=7)
+    assert same.verdict == "tie" and same.low <= 1.0 <= same.high and same.ratio == 1.0
+    better = base + 0.1 + 0.01 * rng.random(300)
+    above = paired_bootstrap(better, base, resamples=500, seed=7)
+    assert above.verdict == "above" and 1.0 < above.low <= above.ratio <= above.high
+    assert paired_bootstrap(base, better, resamples=500, seed=7).verdict == "below"
+    noisy = base + rng.normal(0, 0.2, 300)
+    assert paired_bootstrap(noisy, base, seed=3) == paired_bootstrap(noisy, base, seed=3)
