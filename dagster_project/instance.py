@@ -26,10 +26,17 @@ run_coordinator:
         value: background
         limit: 1
     dequeue_interval_seconds: 1
-# Each run gets a process of its own, started and warmed up before the run comes.
+# Each run gets a process of its own, forked from a warmed-up run server.
 run_launcher:
   module: dagster_project.launcher
   class: WarmProcessRunLauncher
+# A run whose process died (killed, out of memory) is marked failed within seconds, so it does
+# not hold its lane: the launcher tells the daemon whether each run's process is alive.
+run_monitoring:
+  enabled: true
+  poll_interval_seconds: 5
+  start_timeout_seconds: 300
+  max_resume_run_attempts: 0
 # Runs, events and schedules: PostgreSQL when HOT_DAGSTER_PG_URL is set, else SQLite files
 # here; each process chooses from its environment (dagster_project/storage.py).
 storage:

@@ -1,17 +1,20 @@
-"""A run launcher whose next run process is already started: freshness without the launch.
+"""A run launcher whose run processes start warm: forked from a warmed-up run server.
 
 Dagster's default launcher starts a new Python process per run, which then imports Dagster,
-dbt and the code location before the first step: seconds a landed file waits for. This
-launcher keeps *warm* processes waiting: started ahead of time, each has imported the code
-location (``dagster_project.definitions``), loaded dbt's manifest and compiled its macros, and
-blocks on its standard input. A launch hands the run to the one that has waited longest; it
-executes that one run exactly as ``dagster api execute_run`` does and exits, and the launcher
-starts a replacement. Each run still gets a fresh process of its own.
-A run of the background lane (embeddings, full-scan checks: :mod:`dagster_project.lanes`)
-gets its process at a lower CPU priority, so a pass beside it gets the cores first.
+dbt and the code location before the first step: seconds a landed file waits for, and about
+12 s of CPU per run. This launcher keeps one *run server* (:mod:`dagster_project.warm_run`)
+that has imported the code location, loaded dbt's manifest and compiled its macros once; a
+launch sends it the run, and it forks a process that executes that one run exactly as
+``dagster api execute_run`` does and exits. Each run still gets a process of its own; it
+starts in milliseconds, warm. A run of the background lane (embeddings, full-scan checks:
+:mod:`dagster_project.lanes`) runs at a lower CPU priority, so a pass beside it gets the cores
+first.
 
-A warm process started before the code changed would run the old code: it is retired (and a
-new one started) when a file of the code location or the dbt project is newer than it.
+A server started before the code changed would fork the old code: it is retired (it finishes
+its running runs and exits) and a new one started when a file of the code location or the dbt
+project is newer than it; likewise a server that died. The launcher knows each run's process
+id from the server, which also reports how each one ended: run monitoring (``dagster.yaml``)
+marks a run whose process died as failed, and a run is cancelled by signalling its process.
 
 Configured in ``dagster.yaml`` (written by :mod:`dagster_project.instance`)::
 
@@ -23,15 +26,16 @@ Configured in ``dagster.yaml`` (written by :mod:`dagster_project.instance`)::
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import threading
-from collections import deque
+from collections import OrderedDict
 from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
-from dagster import DagsterRun, DefaultRunLauncher
+from dagster import DagsterEventType, DagsterInstance, DagsterRun, DefaultRunLauncher
 
 from dagster_project._dagster_internals import (
     CheckRunHealthResult,
@@ -47,12 +51,13 @@ from dagster_project.lanes import BACKGROUND_LANE, BACKGROUND_NICE, LANE_TAG
 from hot.settings import get_settings
 
 ROOT = Path(__file__).resolve().parent.parent
-WARM_SPARES = 2
-"""Warm processes kept waiting. With one, a run launched sooner after the previous launch than
-a warm-up takes (6 s idle, 8-10 s beside a running pass on 2 cores) waited for the rest of it:
-launches of 5.2-5.6 s in docs/benchmarks.md. With two, each replacement has two runs' time."""
-
 WATCHED = (ROOT / "dagster_project", ROOT / "hot", ROOT / "dbt" / "models", ROOT / "dbt" / "macros")
+PID_WAIT_SEC = 60.0
+"""How long a cancel waits for the server to fork the run (it may still be warming up)."""
+KEPT_RUNS = 1_000
+"""Runs whose process the launcher remembers (run monitoring asks about running ones)."""
+EXIT_WAIT_SEC = 1.0
+"""How long a health check waits for the end of a run process that is gone to be reported."""
 
 
 def _code_version() -> float:
@@ -65,14 +70,98 @@ def _code_version() -> float:
     return newest
 
 
+def _logged_pid(instance: DagsterInstance, run_id: str) -> int | None:
+    """The process id the run's process logged when it started (``dagster api execute_run``
+    does): how a launcher in another process (the webserver, a restarted daemon) finds it."""
+    for entry in instance.all_logs(run_id, of_type=DagsterEventType.ENGINE_EVENT):
+        data = entry.dagster_event.engine_event_data if entry.dagster_event else None
+        if data is not None and "pid" in data.metadata:
+            return int(str(data.metadata["pid"].value))
+    return None
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` exists and has not ended (a zombie has)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2] not in "ZX"
+
+
+class RunServer:
+    """One run server process, and what it reported: each run's pid, each pid's exit code."""
+
+    def __init__(self) -> None:
+        self.version = _code_version()
+        read_end, write_end = os.pipe()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "dagster_project.warm_run", str(write_end)],
+            stdin=subprocess.PIPE,
+            pass_fds=(write_end,),
+            cwd=ROOT,
+            env=dict(os.environ),
+        )
+        os.close(write_end)
+        self._replies = os.fdopen(read_end, "rb")
+        self._changed = threading.Condition()
+        self.pids: dict[str, int] = {}
+        self.exits: dict[int, int] = {}
+        threading.Thread(target=self._read_replies, name="run-server", daemon=True).start()
+
+    def _read_replies(self) -> None:
+        with self._replies:
+            for raw in self._replies:
+                kind, key, value = raw.decode().split()
+                with self._changed:
+                    if kind == "started":
+                        self.pids[key] = int(value)
+                    else:
+                        self.exits[int(key)] = int(value)
+                    self._changed.notify_all()
+
+    @property
+    def serving(self) -> bool:
+        """Alive and its input open: it takes requests."""
+        return self.proc.poll() is None and self.proc.stdin is not None
+
+    def submit(self, run_id: str, line: bytes, nice: int) -> None:
+        """Ask for a process for the run (forked once the server is warm)."""
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(f"{nice}\t{run_id}\t".encode() + line.rstrip(b"\n") + b"\n")
+        self.proc.stdin.flush()
+
+    def retire(self) -> None:
+        """No more requests: the server exits once its running runs have ended."""
+        if self.proc.stdin is not None:
+            with suppress(BrokenPipeError):  # it died: nothing to tell it
+                self.proc.stdin.close()
+            self.proc.stdin = None
+
+    def pid(self, run_id: str, timeout: float) -> int | None:
+        """The run's process id, waiting up to ``timeout`` for the fork (``None``: not yet)."""
+        with self._changed:
+            self._changed.wait_for(
+                lambda: run_id in self.pids or self.proc.poll() is not None, timeout
+            )
+            return self.pids.get(run_id)
+
+    def exit_code(self, pid: int, timeout: float) -> int | None:
+        """How process ``pid`` ended, waiting up to ``timeout`` for the report."""
+        with self._changed:
+            self._changed.wait_for(lambda: pid in self.exits, timeout)
+            return self.exits.get(pid)
+
+
 class WarmProcessRunLauncher(RunLauncher, ConfigurableClass):
-    """Launch each run in a process started (and warmed up) before the run was asked for."""
+    """Launch each run in a process forked from a warmed-up run server."""
 
     def __init__(self, inst_data: ConfigurableClassData | None = None) -> None:
         self._inst_data = inst_data
         self._lock = threading.Lock()
-        self._warm: deque[tuple[subprocess.Popen[bytes], float]] = deque()  # oldest first
-        self._running: dict[str, subprocess.Popen[bytes]] = {}
+        self._server: RunServer | None = None
+        self._servers: OrderedDict[str, RunServer] = OrderedDict()
+        """By run id, the server that forked the run (the latest :data:`KEPT_RUNS`)."""
         super().__init__()
 
     @property
@@ -95,46 +184,32 @@ class WarmProcessRunLauncher(RunLauncher, ConfigurableClass):
             return DefaultRunLauncher(inst_data=inst_data)
         return cls(inst_data=inst_data)
 
-    def _start_warm(self) -> tuple[subprocess.Popen[bytes], float]:
-        version = _code_version()
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "dagster_project.warm_run"],
-            stdin=subprocess.PIPE,
-            cwd=ROOT,
-            env=dict(os.environ),
-        )
-        return proc, version
-
-    def _take_warm(self) -> subprocess.Popen[bytes]:
-        """The warm process for this run: the longest-waiting one still alive and on the
-        current code (a fresh one if none is); the stale ones are stopped."""
+    def _current_server(self) -> RunServer:
+        """The server to fork the next run: the running one while it serves the current
+        code, else a new one (the old one finishes its runs and exits)."""
         with self._lock:
-            version = _code_version()
-            while self._warm:
-                proc, started_on = self._warm.popleft()
-                if proc.poll() is None and started_on >= version:
-                    return proc
-                _stop(proc)
-            return self._start_warm()[0]
-
-    def _prepare_next(self) -> None:
-        with self._lock:
-            while len(self._warm) < WARM_SPARES:
-                self._warm.append(self._start_warm())
+            server = self._server
+            if server is None or not server.serving or server.version < _code_version():
+                if server is not None:
+                    server.retire()
+                server = self._server = RunServer()
+            return server
 
     def launch_run(self, context: LaunchRunContext) -> None:
-        """Hand the run to the warm process, then start the next one for the next run."""
+        """Send the run to the run server, which forks its process."""
         run = context.dagster_run
         line = execute_run_line(run, launcher_instance(self))
-        proc = self._take_warm()
-        if run.tags.get(LANE_TAG) == BACKGROUND_LANE:
-            _lower_priority(proc.pid, BACKGROUND_NICE)
-        assert proc.stdin is not None
-        proc.stdin.write(line)
-        proc.stdin.close()
-        self._running[run.run_id] = proc
-        # The next runs' processes warm up while this one runs.
-        threading.Thread(target=self._prepare_next, daemon=True).start()
+        nice = BACKGROUND_NICE if run.tags.get(LANE_TAG) == BACKGROUND_LANE else 0
+        server = self._current_server()
+        try:
+            server.submit(run.run_id, line, nice)
+        except BrokenPipeError:  # it died since: a new one
+            server.retire()
+            server = self._current_server()
+            server.submit(run.run_id, line, nice)
+        self._servers[run.run_id] = server
+        while len(self._servers) > KEPT_RUNS:
+            self._servers.popitem(last=False)
 
     @property
     def supports_check_run_worker_health(self) -> bool:
@@ -142,11 +217,26 @@ class WarmProcessRunLauncher(RunLauncher, ConfigurableClass):
         return True
 
     def check_run_worker_health(self, run: DagsterRun) -> CheckRunHealthResult:
-        """Running while the run's process is; failed if it exited with an error."""
-        proc = self._running.get(run.run_id)
-        if proc is None:
-            return CheckRunHealthResult(WorkerStatus.UNKNOWN, "not launched by this process")
-        code = proc.poll()
+        """Running while the run's process is (or is being forked); failed if it exited
+        with an error or is gone."""
+        server = self._servers.get(run.run_id)
+        if server is None:  # launched by another process: its run process is all there is
+            pid = _logged_pid(launcher_instance(self), run.run_id)
+            if pid is None:
+                return CheckRunHealthResult(WorkerStatus.UNKNOWN, "no run process on record")
+            if _alive(pid):
+                return CheckRunHealthResult(WorkerStatus.RUNNING, f"process {pid}")
+            return CheckRunHealthResult(WorkerStatus.FAILED, f"run process {pid} is gone")
+        pid = server.pid(run.run_id, 0)
+        if pid is None:
+            if server.proc.poll() is None:
+                return CheckRunHealthResult(WorkerStatus.RUNNING, "waiting for the run server")
+            return CheckRunHealthResult(WorkerStatus.FAILED, "the run server died before the run")
+        code = server.exit_code(pid, 0)
+        if code is None and not _alive(pid):
+            code = server.exit_code(pid, EXIT_WAIT_SEC)
+            if code is None:
+                return CheckRunHealthResult(WorkerStatus.FAILED, f"run process {pid} is gone")
         if code is None:
             return CheckRunHealthResult(WorkerStatus.RUNNING)
         return CheckRunHealthResult(
@@ -154,37 +244,31 @@ class WarmProcessRunLauncher(RunLauncher, ConfigurableClass):
         )
 
     def terminate(self, run_id: str) -> bool:
-        """Stop a run's process (Dagster marks the run canceled)."""
-        proc = self._running.get(run_id)
-        if proc is None or proc.poll() is not None:
-            return False
+        """Interrupt a run's process (it stops at its next step boundary or wait, and Dagster
+        marks the run canceled). The webserver's launcher did not launch it: it finds the
+        process by the id the run logged."""
         instance = launcher_instance(self)
+        server = self._servers.get(run_id)
+        if server is not None:
+            pid = server.pid(run_id, PID_WAIT_SEC)
+            if pid is None or server.exit_code(pid, 0) is not None:
+                return False
+        else:
+            pid = _logged_pid(instance, run_id)
+            if pid is None or not _alive(pid):
+                return False
         run = instance.get_run_by_id(run_id)
         if run is not None:
             instance.report_run_canceling(run)
-        proc.terminate()
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return False
         return True
 
     def dispose(self) -> None:
-        """Stop the waiting processes when the instance shuts down (runs finish on their own)."""
+        """Retire the server when the instance shuts down (its runs finish on their own)."""
         with self._lock:
-            while self._warm:
-                _stop(self._warm.popleft()[0])
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    """Kill a waiting warm process (it holds no run) and reap it."""
-    if proc.poll() is None:
-        proc.kill()
-        proc.wait()
-
-
-def _lower_priority(pid: int, nice: int) -> None:
-    """Give every thread of process ``pid`` at least the nice value ``nice`` (the nice value
-    is per thread on Linux; threads started later inherit their starter's). A thread already
-    nicer (the warm-up's) keeps its value: lowering it would need privileges."""
-    tasks = Path(f"/proc/{pid}/task")
-    for tid in [int(t.name) for t in tasks.iterdir()] if tasks.is_dir() else [pid]:
-        with suppress(ProcessLookupError, PermissionError):  # a thread that just ended
-            if os.getpriority(os.PRIO_PROCESS, tid) < nice:
-                os.setpriority(os.PRIO_PROCESS, tid, nice)
+            if self._server is not None:
+                self._server.retire()
+                self._server = None

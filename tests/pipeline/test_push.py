@@ -226,3 +226,97 @@ def test_a_pushed_pass_runs_beside_embeddings_and_a_file_counts_once(stack: Stac
         ).fetchone()  # type: ignore[misc]
     assert len(ledger) == 1  # one batch of the file
     assert rows == ledger[0][0] > 0  # its events once
+
+
+def _run_pid(instance: DagsterInstance, run_id: str) -> int | None:
+    """The process id the run's process logged when it started."""
+    for entry in instance.all_logs(run_id, of_type=DagsterEventType.ENGINE_EVENT):
+        data = entry.dagster_event.engine_event_data if entry.dagster_event else None
+        if data is not None and "pid" in data.metadata:
+            return int(str(data.metadata["pid"].value))
+    return None
+
+
+def _parent(pid: int) -> int:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return int(stat[stat.rindex(")") + 2 :].split()[1])
+
+
+def _blocked_pass(stack: Stack, known: set[str]) -> tuple[str, str]:
+    """Land a file and wait for a pass of it to start (the caller holds the DuckDB file, so
+    the pass waits to write): its run id and the file's name."""
+    landed = stack.sim.write_events(200)
+
+    def started() -> str | None:
+        for record in _runs(stack.instance, PIPELINE_JOB):
+            run = record.dagster_run
+            if run.run_id not in known and run.status == DagsterRunStatus.STARTED:
+                return run.run_id
+        return None
+
+    return _wait(started, "a pass of the new file to start"), f"events/{landed.name}"
+
+
+def _ingested_by_a_later_pass(stack: Stack, name: str, known: set[str]) -> None:
+    """Wait until a pass not in ``known`` ingested ``name`` (the sensor's safety net)."""
+
+    def done() -> bool:
+        for record in _runs(stack.instance, PIPELINE_JOB):
+            run = record.dagster_run
+            if run.run_id in known or run.status != DagsterRunStatus.SUCCESS:
+                continue
+            if name in _raw_events(stack.instance, run.run_id).get("file_names", []):
+                return True
+        return False
+
+    _wait(done, f"a later pass to ingest {name}")
+    _wait(lambda: _idle(stack.instance), "the passes to end")
+    with connect(get_settings().duckdb_path, read_only=True, wait_sec=300) as con:
+        ledger = con.execute(
+            "select valid from raw.ingested_files where source_file = ?", [name]
+        ).fetchall()
+        (rows,) = con.execute(
+            "select count(*) from raw.events where source_file = ?", [name]
+        ).fetchone()  # type: ignore[misc]
+    assert len(ledger) == 1 and rows == ledger[0][0] > 0  # once
+
+
+def test_a_killed_run_process_and_run_server_fail_the_run_and_the_file_is_ingested_later(
+    stack: Stack,
+) -> None:
+    """Run processes are forked from one warm run server. Killing a pass's process and the
+    server with it: run monitoring marks the pass failed (its lane is free again), the next
+    pass gets a new server, and the file the killed pass held is ingested once."""
+    instance = stack.instance
+    known = {r.dagster_run.run_id for r in _runs(instance, PIPELINE_JOB)}
+    holder = duckdb.connect(str(get_settings().duckdb_path), read_only=True)
+    try:
+        run_id, name = _blocked_pass(stack, known)
+        pid = _wait(lambda: _run_pid(instance, run_id), "the pass's process id")
+        server = _parent(pid)
+        assert "dagster_project.warm_run" in Path(f"/proc/{server}/cmdline").read_text()
+        os.kill(server, signal.SIGKILL)
+        os.kill(pid, signal.SIGKILL)
+        killed = _ended(instance, run_id)
+    finally:
+        holder.close()
+    assert killed.dagster_run.status == DagsterRunStatus.FAILURE
+    _ingested_by_a_later_pass(stack, name, known | {run_id})
+
+
+def test_a_hung_pass_is_cancelled_from_the_webserver(stack: Stack) -> None:
+    """The webserver's launcher did not launch the run: it finds the run's process by the
+    id the run logged and interrupts it; the run ends cancelled, and the file is ingested
+    once by a later pass."""
+    instance = stack.instance
+    known = {r.dagster_run.run_id for r in _runs(instance, PIPELINE_JOB)}
+    holder = duckdb.connect(str(get_settings().duckdb_path), read_only=True)
+    try:
+        run_id, name = _blocked_pass(stack, known)
+        _wait(lambda: _run_pid(instance, run_id), "the pass's process id")
+        stack.graphql.terminate_run(run_id)
+        cancelled = _ended(instance, run_id)
+    finally:
+        holder.close()
+    assert cancelled.dagster_run.status == DagsterRunStatus.CANCELED
+    _ingested_by_a_later_pass(stack, name, known | {run_id})

@@ -1,5 +1,6 @@
-"""The warm run process's dbt warm-up (dagster_project/warm_run.py): what it compiles before
-its run is known is everything a pass then uses, so the run compiles no macro template."""
+"""The run server (dagster_project/warm_run.py) and its dbt warm-up: what it compiles before
+a run is known is everything a pass then uses, so a run compiles no macro template; it warms
+up at low priority; it forks a process per run and reports how each ended."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import pytest
 from dbt_common.clients.jinja import template_cache
 
 from dagster_project.instance import ensure_dagster_home
+from dagster_project.launcher import RunServer
 from dagster_project.resources.dbt_inprocess import (
     compile_macro_templates,
     dbt_manifest,
@@ -126,3 +128,29 @@ def test_a_run_handed_over_mid_warm_up_gets_the_warm_up_back_to_normal_priority(
     finally:
         warm.kill()
         warm.wait(timeout=30)
+
+
+def test_the_run_server_forks_a_process_per_run_and_reports_its_end(hot_env: Path) -> None:
+    """Requests that are not runs: each child fails (exit 1) and the server serves the next;
+    a malformed request is skipped; at the end of input it exits after its children."""
+    ensure_dagster_home()
+    server = RunServer()
+    try:
+        server.submit("first", b"not a run", 0)
+        first = server.pid("first", 120)
+        assert first is not None and first != server.proc.pid
+        assert server.exit_code(first, 60) == 1
+        assert server.proc.stdin is not None
+        server.proc.stdin.write(b"no tabs here\n")  # malformed: skipped, not fatal
+        server.submit("second", b"not a run either", 10)
+        second = server.pid("second", 60)
+        assert second is not None and second != first
+        assert server.exit_code(second, 60) == 1
+        assert server.serving
+        server.retire()
+        assert server.proc.wait(timeout=60) == 0
+        assert server.pid("never sent", 0) is None
+    finally:
+        if server.proc.poll() is None:
+            server.proc.kill()
+            server.proc.wait()
