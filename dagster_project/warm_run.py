@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import os
 import select
+import signal
 import sys
 import threading
 import traceback
@@ -77,6 +78,7 @@ def _run_child(nice: int, line: str, replies: int) -> None:
         devnull = os.open(os.devnull, os.O_RDONLY)
         os.dup2(devnull, 0)  # the requests are the server's, not the run's
         os.close(devnull)
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # the run's to handle
         if nice:
             os.setpriority(os.PRIO_PROCESS, 0, nice)  # this (only) thread; later ones inherit
         from dagster_project._dagster_internals import execute_run
@@ -165,6 +167,9 @@ def main() -> None:
     """Warm up, then fork a run process per request."""
     replies = int(sys.argv[1]) if len(sys.argv) > 1 else sys.stdout.fileno()
     requests = sys.stdin.fileno()
+    # A Ctrl-C reaches the whole process group: the runs stop on it, and the server ends with
+    # its input (its launcher's end), once it has reported how they ended.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     warming = threading.Thread(target=warm_up, name="warm-up")
     warming.start()
     # A request that comes during the warm-up hurries it; it is served once the warm-up ends.
