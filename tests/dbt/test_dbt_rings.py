@@ -131,6 +131,7 @@ def test_one_build_holds_the_planted_rings_only(one_build: Path, site: RingSite)
         assert site.videos_of(kind) and site.videos_of(kind).isdisjoint(holds(one_build))
 
 
+@pytest.mark.slow  # several dbt builds in a row: make test, not make test-fast
 def test_time_ordered_passes_hold_then_release(tmp_path: Path, site: RingSite, one_build) -> None:
     ordered = sorted(site.events, key=lambda e: e["occurred_at"])
     # the near_elsewhere accounts comment elsewhere after every burst: in the last third
@@ -159,6 +160,7 @@ def test_time_ordered_passes_hold_then_release(tmp_path: Path, site: RingSite, o
     assert query(db, sql) == query(one_build, sql)
 
 
+@pytest.mark.slow  # several dbt builds in a row: make test, not make test-fast
 def test_shuffled_passes_and_a_pass_with_nothing_new(tmp_path: Path, site: RingSite) -> None:
     shuffled = site.events[:]
     random.Random(3).shuffle(shuffled)
@@ -171,6 +173,7 @@ def test_shuffled_passes_and_a_pass_with_nothing_new(tmp_path: Path, site: RingS
     assert query(db, "select * from main_intermediate.int_ring_videos order by video_id") == before
 
 
+@pytest.mark.slow  # several dbt builds in a row: make test, not make test-fast
 def test_a_decision_after_the_hold_releases_it(tmp_path: Path, site: RingSite) -> None:
     db = tmp_path / "warehouse.duckdb"
     data = site_data(site, [site.events])
