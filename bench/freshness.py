@@ -76,7 +76,7 @@ DRAIN_SEC = 120.0
 EMBED_JOB = hot_embeddings_job.name
 BACKGROUND = {EMBED_JOB, hot_full_scan_checks_job.name}
 """The background lane's jobs (:mod:`dagster_project.lanes`)."""
-NOT_PASSES = {EMBED_JOB, hot_full_scan_checks_job.name, hot_republish_job.name}
+NOT_PASSES = BACKGROUND | {hot_republish_job.name}
 """Every other job's run is a pass (whichever job the push path or a sensor submits)."""
 _ID_HEAD = b'{"event_id":"e_'
 """How every simulated event line starts; the 16 hex digits after it are its id."""

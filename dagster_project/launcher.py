@@ -35,6 +35,7 @@ from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
+import psutil
 from dagster import DagsterEventType, DagsterInstance, DagsterRun, DefaultRunLauncher
 
 from dagster_project._dagster_internals import (
@@ -70,7 +71,7 @@ def _code_version() -> float:
     return newest
 
 
-def _logged_pid(instance: DagsterInstance, run_id: str) -> int | None:
+def logged_pid(instance: DagsterInstance, run_id: str) -> int | None:
     """The process id the run's process logged when it started (``dagster api execute_run``
     does): how a launcher in another process (the webserver, a restarted daemon) finds it."""
     for entry in instance.all_logs(run_id, of_type=DagsterEventType.ENGINE_EVENT):
@@ -83,10 +84,9 @@ def _logged_pid(instance: DagsterInstance, run_id: str) -> int | None:
 def _alive(pid: int) -> bool:
     """Whether process ``pid`` exists and has not ended (a zombie has)."""
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
         return False
-    return stat[stat.rindex(")") + 2] not in "ZX"
 
 
 class RunServer:
@@ -221,7 +221,7 @@ class WarmProcessRunLauncher(RunLauncher, ConfigurableClass):
         with an error or is gone."""
         server = self._servers.get(run.run_id)
         if server is None:  # launched by another process: its run process is all there is
-            pid = _logged_pid(launcher_instance(self), run.run_id)
+            pid = logged_pid(launcher_instance(self), run.run_id)
             if pid is None:
                 # Every launched run logs its pid before it starts: this one ran in a process
                 # of its own choosing (`hot run` executes in-process), which is not ours to judge.
@@ -256,7 +256,7 @@ class WarmProcessRunLauncher(RunLauncher, ConfigurableClass):
             if pid is None or server.exit_code(pid, 0) is not None:
                 return False
         else:
-            pid = _logged_pid(instance, run_id)
+            pid = logged_pid(instance, run_id)
             if pid is None or not _alive(pid):
                 return False
         run = instance.get_run_by_id(run_id)

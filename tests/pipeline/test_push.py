@@ -22,6 +22,7 @@ from typing import Any
 
 import duckdb
 import httpx
+import psutil
 import pytest
 import redis
 from dagster import (
@@ -37,6 +38,7 @@ from dagster import (
 from dagster_graphql import DagsterGraphQLClient
 
 from dagster_project.lanes import PIPELINE_JOB, TRIGGER_TAG
+from dagster_project.launcher import logged_pid
 from dagster_project.sensors.landing import landing_sensor
 from hot import keys
 from hot.local.processes import spawn, stop_all
@@ -217,7 +219,12 @@ def test_a_pushed_pass_runs_beside_embeddings_and_a_file_counts_once(stack: Stac
     assert push.start_time is not None and embed.end_time is not None
     assert push.start_time < embed.end_time
     _wait(lambda: _idle(instance), "the passes to end")
-    with connect(settings.duckdb_path, read_only=True, wait_sec=300) as con:
+    _assert_ingested_once(name)
+
+
+def _assert_ingested_once(name: str) -> None:
+    """The landing file ``name`` is one batch in the ledger, and its events are in once."""
+    with connect(get_settings().duckdb_path, read_only=True, wait_sec=300) as con:
         ledger = con.execute(
             "select valid from raw.ingested_files where source_file = ?", [name]
         ).fetchall()
@@ -228,18 +235,8 @@ def test_a_pushed_pass_runs_beside_embeddings_and_a_file_counts_once(stack: Stac
     assert rows == ledger[0][0] > 0  # its events once
 
 
-def _run_pid(instance: DagsterInstance, run_id: str) -> int | None:
-    """The process id the run's process logged when it started."""
-    for entry in instance.all_logs(run_id, of_type=DagsterEventType.ENGINE_EVENT):
-        data = entry.dagster_event.engine_event_data if entry.dagster_event else None
-        if data is not None and "pid" in data.metadata:
-            return int(str(data.metadata["pid"].value))
-    return None
-
-
 def _parent(pid: int) -> int:
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    return int(stat[stat.rindex(")") + 2 :].split()[1])
+    return psutil.Process(pid).ppid()
 
 
 def _blocked_pass(stack: Stack, known: set[str]) -> tuple[str, str]:
@@ -271,14 +268,7 @@ def _ingested_by_a_later_pass(stack: Stack, name: str, known: set[str]) -> None:
 
     _wait(done, f"a later pass to ingest {name}")
     _wait(lambda: _idle(stack.instance), "the passes to end")
-    with connect(get_settings().duckdb_path, read_only=True, wait_sec=300) as con:
-        ledger = con.execute(
-            "select valid from raw.ingested_files where source_file = ?", [name]
-        ).fetchall()
-        (rows,) = con.execute(
-            "select count(*) from raw.events where source_file = ?", [name]
-        ).fetchone()  # type: ignore[misc]
-    assert len(ledger) == 1 and rows == ledger[0][0] > 0  # once
+    _assert_ingested_once(name)
 
 
 def test_a_killed_run_process_and_run_server_fail_the_run_and_the_file_is_ingested_later(
@@ -292,7 +282,7 @@ def test_a_killed_run_process_and_run_server_fail_the_run_and_the_file_is_ingest
     holder = duckdb.connect(str(get_settings().duckdb_path), read_only=True)
     try:
         run_id, name = _blocked_pass(stack, known)
-        pid = _wait(lambda: _run_pid(instance, run_id), "the pass's process id")
+        pid = _wait(lambda: logged_pid(instance, run_id), "the pass's process id")
         server = _parent(pid)
         assert "dagster_project.warm_run" in Path(f"/proc/{server}/cmdline").read_text()
         os.kill(server, signal.SIGKILL)
@@ -313,7 +303,7 @@ def test_a_hung_pass_is_cancelled_from_the_webserver(stack: Stack) -> None:
     holder = duckdb.connect(str(get_settings().duckdb_path), read_only=True)
     try:
         run_id, name = _blocked_pass(stack, known)
-        _wait(lambda: _run_pid(instance, run_id), "the pass's process id")
+        _wait(lambda: logged_pid(instance, run_id), "the pass's process id")
         stack.graphql.terminate_run(run_id)
         cancelled = _ended(instance, run_id)
     finally:
