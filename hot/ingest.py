@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
+import pyarrow as pa
 
 from hot.warehouse import Rows, Warehouse, as_warehouse
 
@@ -28,6 +30,9 @@ SOURCES: tuple[str, ...] = ("videos", "creators", "moderation", "events")
 
 IngestStatements = Mapping[str, Any]
 """The rendered ingest SQL by name (``hot_ingest_statements`` in dbt/macros/ingest.sql)."""
+
+FILE_RELATION = "hot_ingest_file"
+"""The name a landing file's lines are registered under (``hot_ingest_file_relation``)."""
 
 
 @dataclass
@@ -81,6 +86,24 @@ def batch_watermark(con: duckdb.DuckDBPyConnection | Warehouse) -> int:
     # fetchall: a result left half-read would block registering a Kafka range's table.
     (row,) = con.execute("select coalesce(max(batch_id), 0) from raw.ingested_files").fetchall()
     return int(row[0])
+
+
+def file_lines(path: Path) -> pa.Table:
+    """The lines of a file split on line feeds: ``line_no`` (from 1) and ``value`` (the line's
+    bytes, without its line feed). A final line feed does not open an empty last line.
+
+    Split as bytes, so a line that is not UTF-8 keeps its number and its bytes; the engine
+    decodes each line on its own (``hot_ingest_lines``)."""
+    lines = path.read_bytes().split(b"\n")
+    if lines[-1] == b"":
+        lines.pop()
+    # One buffer of the lines and their offsets: Arrow takes them without a copy per line.
+    offsets = np.zeros(len(lines) + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, lines), np.int64, len(lines)), out=offsets[1:])
+    values = pa.LargeBinaryArray.from_buffers(
+        pa.large_binary(), len(lines), [None, pa.py_buffer(offsets), pa.py_buffer(b"".join(lines))]
+    )
+    return pa.table({"line_no": pa.array(np.arange(1, len(lines) + 1)), "value": values})
 
 
 def relative_name(landing_dir: Path, path: Path) -> str:
@@ -174,7 +197,9 @@ class Ingestor:
 
     def _stage(self, source: str, path: Path, params: dict[str, Any]) -> None:
         """Read the file's lines and validate them into the stage. A parquet file the engine
-        cannot read is taken as lines of bytes: quarantined line by line, not a failed pass."""
+        cannot read is taken as lines of bytes: quarantined line by line, not a failed pass.
+        A file the engine cannot split as text (DuckDB: not UTF-8 as a whole) is handed over
+        as lines of bytes."""
         lines = "jsonl.lines"
         if path.suffix == ".parquet":
             try:
@@ -183,9 +208,23 @@ class Ingestor:
             except self.warehouse.errors:
                 pass
         if lines:
-            self.run(lines, params)
+            try:
+                self.run(lines, params)
+            except self.warehouse.errors:
+                if not self.statements["bytes.lines"]:
+                    raise
+                self._stage_byte_lines(path, params)
         self.run(f"{source}.stage", params)
         self.run(f"{source}.duplicates", params)
+
+    def _stage_byte_lines(self, path: Path, params: dict[str, Any]) -> None:
+        """The lines of a file the engine does not split itself (DuckDB: a file that is not
+        UTF-8 as a whole), handed over as bytes and decoded line by line."""
+        self.con.register(FILE_RELATION, file_lines(path))
+        try:
+            self.run("bytes.lines", params)
+        finally:
+            self.con.unregister(FILE_RELATION)
 
     def run(self, name: str, params: dict[str, Any]) -> Rows:
         """Execute the rendered statement ``name`` with the parameters it names."""

@@ -16,7 +16,7 @@
   so quarantine, duplicates and the per-file counts are set operations. A range of Kafka
   messages (SPEC §2b) goes the same way from `lines` on: `hot_ingest_message_lines` makes them
   of a relation of (offset, value) rows, the offset as line_no. A twin for another
-  engine implements the dispatched parts: `hot_param`, `hot_ingest_lines`,
+  engine implements the dispatched parts: `hot_param`, `hot_ingest_lines`, `hot_ingest_byte_lines`,
   `hot_ingest_message_lines`, `hot_ingest_kafka_source` (where the engine reads Kafka itself),
   `hot_ingest_fields`, `hot_parse_rfc3339`, `hot_octets`, `hot_blank`, `hot_intdiv`,
   `hot_create_temp_table` and `hot_ingest_insert`. The `spark__` twins (SPEC §9) read the file
@@ -107,41 +107,47 @@
         from read_parquet({{ hot_param('path') }}, file_row_number = true) p
     )
 {%- else %}
-    -- A file that is valid UTF-8 as a whole (the usual case) is split as text. Otherwise it is
-    -- split in DuckDB's escaped form of its bytes ('\x0A' is a newline: every byte outside
-    -- printable ASCII, and the backslash, is escaped), and each line is decoded on its own.
-    with f as (
-        select content, try(decode(content)) as text
-        from read_blob({{ hot_param('path') }})
-    ),
-    parts as (
-        select unnest(s) as part, generate_subscripts(s, 1) as line_no, len(s) as n, is_text
+    -- A file that is UTF-8 as a whole (the usual case) is split as text. decode() raises on
+    -- any other file, which the ingest then hands over as lines of bytes (`hot_ingest_byte_lines`).
+    select line_no, line, null :: varchar as raw, strlen(line) as n_bytes
+    from (
+        select line_no, {{ _hot_trim_line('part') }} as line
         from (
-            select case when text is not null then string_split(text, chr(10))
-                        else string_split(content :: varchar, '\x0A') end as s,
-                   text is not null as is_text
-            from f
+            select unnest(s) as part, generate_subscripts(s, 1) as line_no, len(s) as n
+            from (
+                select string_split(decode(content), chr(10)) as s
+                from read_blob({{ hot_param('path') }})
+            )
         )
-    ),
-    decoded as (
-        select line_no,
-               case when is_text or not contains(part, '\x') then part
-                    else try(decode(part :: blob)) end as line,
-               part,
-               is_text
-        from parts
         -- The text after a final newline is not a line.
         where not (line_no = n and part = '')
-    ),
-    trimmed as (
-        select line_no,
-               {{ _hot_trim_line('line') }} as line,
-               case when line is null
-                    then {{ _hot_trim_line("decode(part :: blob, 'replace')") }} end as raw
-        from decoded
     )
-    select line_no, line, raw, strlen(coalesce(line, raw)) as n_bytes from trimmed
 {%- endif %}
+{%- endmacro %}
+
+{#-
+  The lines of a landing file that the ingest hands over as `hot_ingest_file_relation`
+  (line_no, value: the line's bytes without its line feed), as `hot_ingest_lines` gives them:
+  each line is decoded on its own. DuckDB's `hot_ingest_lines` takes the files that are UTF-8
+  as a whole, this the others (a split of bytes keeps every line's number and bytes). Empty
+  where `hot_ingest_lines` reads every file itself (Spark).
+-#}
+{% macro hot_ingest_byte_lines() -%}
+  {{ return(adapter.dispatch('hot_ingest_byte_lines', 'imoutotv_hot')()) }}
+{%- endmacro %}
+{% macro default__hot_ingest_byte_lines() -%}{%- endmacro %}
+{% macro duckdb__hot_ingest_byte_lines() -%}
+    select line_no, line, raw, strlen(coalesce(line, raw)) as n_bytes
+    from (
+        select line_no,
+               {{ _hot_trim_line('text') }} as line,
+               case when text is null
+                    then {{ _hot_trim_line("decode(value, 'replace')") }} end as raw
+        from (
+            select line_no, value, {{ _hot_duckdb_utf8('value') }} as text
+            from {{ hot_ingest_file_relation() }}
+        )
+    )
 {%- endmacro %}
 
 {#-
@@ -172,10 +178,22 @@
            case when line is null then decode(value, 'replace') end as raw,
            octet_length(value) as n_bytes
     from (
-        select "offset" as line_no, coalesce(value, '' :: blob) as value,
-               try(decode(coalesce(value, '' :: blob))) as line
-        from {{ relation }}
+        select line_no, value, {{ _hot_duckdb_utf8('value') }} as line
+        from (
+            select "offset" as line_no, coalesce(value, '' :: blob) as value from {{ relation }}
+        )
     )
+{%- endmacro %}
+
+
+{#-
+  The text of bytes that are UTF-8, else NULL. 'ignore' drops the bytes that are not UTF-8, so
+  the bytes are UTF-8 when none was dropped; this raises nothing (try() of a failing decode
+  would evaluate its whole chunk again row by row).
+-#}
+{% macro _hot_duckdb_utf8(value) -%}
+    case when strlen(decode({{ value }}, 'ignore')) = octet_length({{ value }})
+         then decode({{ value }}, 'ignore') end
 {%- endmacro %}
 
 
@@ -202,22 +220,20 @@
 {%- endmacro %}
 
 {% macro duckdb__hot_ingest_fields(lines, names) -%}
-{%- set paths = ["'$'"] -%}
+{%- set paths = [] -%}
 {%- for name in names %}{% do paths.append("'$." ~ name ~ "'") %}{% endfor -%}
-{%- set kinds = {'VARCHAR': 'string', 'BIGINT': 'number', 'UBIGINT': 'number',
-                 'DOUBLE': 'number', 'HUGEINT': 'number', 'BOOLEAN': 'boolean',
-                 'OBJECT': 'object', 'ARRAY': 'array', 'NULL': 'null'} -%}
     select *,
-           {{ _hot_duckdb_kind('types[1]', kinds) }} as root_kind
+           {{ _hot_duckdb_kind("case when is_json then left(ltrim(line, ' ' || chr(9) || chr(10) || chr(13)), 1) end") }} as root_kind
            {%- for name in names %},
-           {{ _hot_duckdb_kind('types[' ~ (loop.index + 1) ~ ']', kinds) }} as {{ name }}__kind,
-           texts[{{ loop.index }}] as {{ name }}__text
+           {{ _hot_duckdb_kind('values[' ~ loop.index ~ ']') }} as {{ name }}__kind,
+           {{ _hot_duckdb_text('values[' ~ loop.index ~ ']') }} as {{ name }}__text
            {%- endfor %}
     from (
+        -- One parse of the line for every field: each field's value as JSON text (as text:
+        -- DuckDB's JSON type would parse a string's characters again as JSON).
         select *,
-               case when is_json then json_type(line, [{{ paths | join(', ') }}]) end as types,
-               case when is_json then json_extract_string(line, [{{ paths[1:] | join(', ') }}])
-               end as texts
+               case when is_json
+                    then json_extract(line, [{{ paths | join(', ') }}]) :: varchar[] end as values
         from (
             select *,
                    case when n_bytes <= {{ hot_ingest_max_line_bytes() }} and json_valid(line)
@@ -234,10 +250,21 @@
     )
 {%- endmacro %}
 
-{% macro _hot_duckdb_kind(expr, kinds) -%}
-    case when {{ expr }} is null then 'missing'
-         {%- for t, k in kinds.items() %} when {{ expr }} = '{{ t }}' then '{{ k }}'{% endfor %}
-         else 'other' end
+{#- The kind of a JSON value from its text (NULL: 'missing'). -#}
+{% macro _hot_duckdb_kind(json) -%}
+    case left({{ json }}, 1) when '"' then 'string' when '{' then 'object' when '[' then 'array'
+         when 't' then 'boolean' when 'f' then 'boolean' when 'n' then 'null'
+         when '' then 'other' else case when {{ json }} is null then 'missing' else 'number' end end
+{%- endmacro %}
+
+{#- The text of a JSON value: a string's characters, a number as written; NULL for null. The
+    parser writes a string back with escapes only where JSON needs them. -#}
+{% macro _hot_duckdb_text(json) -%}
+    case when left({{ json }}, 1) = '"'
+         then case when contains({{ json }}, '\') then json_extract_string({{ json }}, '$')
+                   else {{ json }}[2:-2] end
+         when {{ json }} = 'null' then null
+         else {{ json }} end
 {%- endmacro %}
 
 
@@ -388,7 +415,7 @@
 
 {#-
   The validated lines of one source: line_no, ingest_reason and ingest_detail (NULL when
-  valid), ingest_raw_line (at most 4 KiB) and the typed columns of the raw table.
+  valid), ingest_raw_line (of a quarantined line, at most 4 KiB) and the typed columns of the raw table.
 -#}
 {% macro hot_ingest_checked(source) %}
   {%- set spec = hot_ingest_sources()[source] -%}
@@ -426,9 +453,10 @@
            case failed_check {%- for cond, reason, detail in checks %}
                when {{ loop.index }} then {{ detail }} {%- endfor %}
            end as ingest_detail,
-           -- At most 4 KiB, cut between characters: as many as fit at the bytes per character
-           -- of the line's head, less one per byte still over.
-           case when n_bytes <= {{ keep }} then coalesce(raw, line)
+           -- Of a quarantined line: at most 4 KiB, cut between characters: as many as fit at
+           -- the bytes per character of the line's head, less one per byte still over.
+           case when failed_check is null then null
+                when n_bytes <= {{ keep }} then coalesce(raw, line)
                 else {{ _hot_left_bytes('left(coalesce(raw, line), ' ~ keep ~ ' * ' ~ keep
                                         ~ ' ' ~ hot_intdiv() ~ ' ' ~ hot_octets(
                                             'left(coalesce(raw, line), ' ~ keep ~ ')') ~ ')',
@@ -449,6 +477,8 @@
 
 {#- Temporary tables of the file being ingested: its lines, its stage, its duplicates. -#}
 {% macro hot_ingest_lines_relation() %}hot_ingest_lines{% endmacro %}
+{#- The lines of a landing file, as the ingest hands them over (`hot_ingest_byte_lines`). -#}
+{% macro hot_ingest_file_relation() %}hot_ingest_file{% endmacro %}
 {#- The messages of the Kafka range being ingested, as the ingest hands them over. -#}
 {% macro hot_ingest_messages_relation() %}hot_ingest_messages{% endmacro %}
 {% macro hot_ingest_stage_relation() %}hot_ingest_stage{% endmacro %}
@@ -531,7 +561,7 @@
 
 {#-
   Every statement of the ingest, by name, as a JSON object: `<format>.lines` (jsonl, parquet,
-  messages), `messages.source` (`hot_ingest_kafka_source`, maybe empty), `<source>.stage`,
+  messages), `bytes.lines` (maybe empty), `messages.source` (`hot_ingest_kafka_source`, maybe empty), `<source>.stage`,
   `<source>.duplicates`, `<source>.insert`, `quarantine`, `ledger`, `ranges` (the Kafka
   ledger), `report` and `drop` (a list). Their parameters: path, file, source, batch_id,
   ingested_at, now; topic, topic_id, partition, start_offset, end_offset, kafka_bootstrap,
@@ -548,6 +578,9 @@
     {%- do out.update({format ~ '.lines': hot_create_temp_table(
         hot_ingest_lines_relation(), hot_ingest_lines(format))}) -%}
   {%- endfor -%}
+  {%- set byte_lines = hot_ingest_byte_lines() | trim -%}
+  {%- do out.update({'bytes.lines': hot_create_temp_table(hot_ingest_lines_relation(), byte_lines)
+                                    if byte_lines else ''}) -%}
   {%- do out.update({'messages.source': hot_ingest_kafka_source(hot_ingest_messages_relation()),
                     'messages.lines': hot_create_temp_table(
       hot_ingest_lines_relation(), hot_ingest_message_lines(hot_ingest_messages_relation()))}) -%}

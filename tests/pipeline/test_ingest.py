@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from dagster_project.resources.dbt_inprocess import ingest_statements
-from hot.ingest import FileReport, Ingestor, pending_files
+from hot.ingest import FileReport, Ingestor, file_lines, pending_files
 from hot.landing import format_ts, write_atomic
 from hot.warehouse import connect
 
@@ -304,3 +304,51 @@ def test_duplicates_within_a_file_first_line_wins(ingestor: Ingestor) -> None:
     assert (report.valid, report.duplicates, report.quarantined) == (2, 1, 1)
     rows = ingestor.con.execute("select event_id, video_id, line_no from raw.events order by 1")
     assert rows.fetchall() == [("d1", "first", 1), ("d2", "v1", 4)]
+
+
+@pytest.mark.parametrize(
+    ("data", "lines"),
+    [
+        (b"", []),
+        (b"\n", [b""]),
+        (b"a", [b"a"]),
+        (b"a\n", [b"a"]),
+        (b"a\n\nb\xff\r", [b"a", b"", b"b\xff\r"]),
+    ],
+)
+def test_file_lines_split_bytes_on_line_feeds(tmp_path: Path, data: bytes, lines: list) -> None:
+    path = tmp_path / "f.jsonl"
+    path.write_bytes(data)
+    table = file_lines(path)
+    assert table.column("line_no").to_pylist() == list(range(1, len(lines) + 1))
+    assert table.column("value").to_pylist() == lines
+
+
+def test_each_line_is_utf8_or_not_on_its_own(ingestor: Ingestor) -> None:
+    """A file that is not UTF-8 as a whole is taken line by line: a line is quarantined as
+    invalid_utf8 exactly when Python's decoder refuses it (DuckDB's decode 'ignore' drops only
+    the bytes that are not UTF-8; an upgrade that changes that fails here)."""
+    rng = random.Random(5)
+    alphabet = [0x41, 0x0D, 0x00, 0x7F, 0x80, 0xBF, 0xC0, 0xC3, 0xA9, 0xE2, 0xED, 0xA0, 0xF0, 0x9F]
+    alphabet += [0xF4, 0x90, 0xFF]
+    texts = [bytes(rng.choice(alphabet) for _ in range(rng.randint(1, 6))) for _ in range(2000)]
+    lines = [
+        _line(_event(f"u{i}", user_id="x")).replace(b'"x"', b'"' + t + b'"')
+        for i, t in enumerate(texts)
+    ]
+    path = _write_bytes(ingestor.landing_dir / "events", "0001.jsonl", b"\n".join(lines))
+    _accounted(ingestor.ingest_file(path))
+
+    def utf8(line: bytes) -> bool:
+        try:
+            line.decode()
+        except UnicodeDecodeError:
+            return False
+        return True
+
+    expected = sorted(n for n, line in enumerate(lines, 1) if not utf8(line))
+    assert 0 < len(expected) < len(lines)
+    got = ingestor.con.execute(
+        "select line_no from raw.quarantine where reason = 'invalid_utf8' order by line_no"
+    ).fetchall()
+    assert [n for (n,) in got] == expected
