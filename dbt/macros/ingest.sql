@@ -282,7 +282,8 @@
                   '\s*\d{4}-\d\d-\d\d[Tt ]([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d+)?([Zz]|[+-]([01]\d|2[0-3])(:?[0-5]\d)?)\s*')
          -- The cast takes the offset, a T, a Z and white space around; it rejects 30 February.
          then make_timestamp(epoch_us(try_cast(
-                  case when regexp_matches({{ text }}, '[tz]') then upper({{ text }})
+                  case when contains({{ text }}, 't') or contains({{ text }}, 'z')
+                       then upper({{ text }})
                        else {{ text }} end
                   as timestamptz)))
     end
