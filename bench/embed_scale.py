@@ -110,12 +110,14 @@ def synthetic(users: int, videos: int, pairs: int, topics: int, seed: int) -> In
     user, video = key // videos, key % videos
     n = len(key)
     now = 1_780_000_000.0
+    last = now - rng.exponential(7 * 86_400.0, size=n)
     return Interactions(
         user_ids=(user + 10_000_000).astype(str),  # fixed width: "1xxxxxxx"
         video_ids=(video + 1_000_000).astype(str),
         weight=rng.integers(1, 10, size=n).astype(np.float64),
         watch_sec=rng.exponential(120.0, size=n),
-        last_epoch=now - rng.exponential(7 * 86_400.0, size=n),
+        last_epoch=last,
+        first_epoch=last - rng.exponential(2 * 86_400.0, size=n),  # came back to some
         known_videos=frozenset(),
     )
 

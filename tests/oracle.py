@@ -254,6 +254,11 @@ class Pair(Counts):
         return math.fsum(term.weight for term in self.terms)
 
     @property
+    def first(self) -> float | None:
+        """Epoch of the pair's earliest counted event."""
+        return min((term.t for term in self.terms), default=None)
+
+    @property
     def last(self) -> float | None:
         """Epoch of the pair's latest counted event."""
         return max((term.t for term in self.terms), default=None)

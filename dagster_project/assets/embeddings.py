@@ -61,9 +61,10 @@ class EmbeddingsConfig(Config):
             # Not blocking: a refused model is an outcome of the run (staged, measured, not
             # served), not a failure of it; the check's result says why.
             description=(
-                "On a time-split hold-out (each user's latest pairs): personal recall@20 at "
-                "least the global order's and at most 2% below the served model's; recall@20 "
-                "and NDCG@20 of personal, global and most popular (overall and light users)."
+                "On a time-split hold-out (the videos each user came to last): personal "
+                "recall@20 at least the global order's and at most 2% below the served model's; "
+                "recall@20 and NDCG@20 of personal, global and most popular (overall and light "
+                "users)."
             ),
         )
     ],

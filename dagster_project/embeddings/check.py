@@ -1,7 +1,7 @@
 """One embeddings run's model and its check, decided before anything is served.
 
-:func:`build_checked` holds the latest pairs of every user out (:func:`.evaluation.time_split`,
-the *check hold-out*) and:
+:func:`build_checked` holds out the pairs every user came to last
+(:func:`.evaluation.time_split`, the *check hold-out*) and:
 
 - learned: chooses the values on it (:func:`.tuning.tune`: fits on the rest, ranked on the
   hold-out), so the values are chosen on as many pairs as a model judged on this hold-out can

@@ -2,7 +2,7 @@
 
 Public API (the embeddings job's tuning and asset check, and ``bench/personal_eval.py``):
 
-- :func:`time_split` — per user, the latest pairs held out;
+- :func:`time_split` — per user, the pairs they came to last held out;
 - :class:`EvalSet` (:meth:`EvalSet.build`) — what is ranked for whom: the candidates (the
   served list, or the ``top_n`` hottest by :func:`hot_proxy` of the training pairs), their
   hot scores and training popularity, each evaluated user's relevant (held-out) candidates
@@ -31,7 +31,8 @@ from hot.personal_scoring import ScoringParams, normalised_hot, prepare_vectors,
 
 K = 20
 HOLDOUT_FRACTION = 0.2
-"""Share of each user's pairs held out (their latest; at least one, none for one-pair users)."""
+"""Share of each user's pairs held out (the latest they came to; at least one, none for
+one-pair users)."""
 HOT_HALF_LIFE_HOURS = 6.0
 """Half-life of :func:`hot_proxy` — the dbt var ``half_life_hours`` of the served score."""
 MAX_EVAL_USERS = 20_000
@@ -46,10 +47,16 @@ METHODS = ("personal", "global", "popular")
 def time_split(
     inter: Interactions, fraction: float = HOLDOUT_FRACTION
 ) -> tuple[Interactions, Interactions]:
-    """``(train, holdout)``: of each user with 2+ pairs, the latest ``ceil(fraction · n)``
-    pairs (by their latest event; ties by video id) held out."""
+    """``(train, holdout)``: of each user with 2+ pairs, the ``ceil(fraction · n)`` pairs they
+    came to last (by the pair's first event; ties by video id) held out.
+
+    By the first event, not the latest: a hold-out asks what the user comes to next. A pair
+    the user came back to (a like or a comment after the watch) is no new video to guess, yet
+    by its latest event it would be held out, and the videos users come back to are the hot
+    ones: such a split overrates the hot order (on the simulated site, global recall@20 0.46
+    against 0.22 on a split of the events)."""
     codes = inter.codes  # integers sort much faster than strings, in the same order
-    order = np.lexsort((codes.video_idx, inter.last_epoch, codes.user_idx))
+    order = np.lexsort((codes.video_idx, inter.first_epoch, codes.user_idx))
     users = codes.user_idx[order]
     starts = np.flatnonzero(np.r_[True, users[1:] != users[:-1]])
     counts = np.diff(np.r_[starts, len(users)])
@@ -156,7 +163,6 @@ class EvalSet:
             self.seen[rows],
             self.light[rows],
         )
-
 
 def _top(hot: dict[str, float], top_n: int) -> dict[str, float]:
     ranked = sorted(hot.items(), key=lambda kv: (-kv[1], kv[0]))[:top_n]

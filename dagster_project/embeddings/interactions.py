@@ -33,6 +33,10 @@ class Interactions:
     weight: np.ndarray
     watch_sec: np.ndarray
     last_epoch: np.ndarray
+    """The pair's latest counted event (seconds): its recency."""
+    first_epoch: np.ndarray
+    """The pair's earliest counted event: when the user came to the video (the time split's
+    order: what is held out is what the user came to last, as a feed would have to guess)."""
     known_videos: frozenset[str] = field(default_factory=frozenset)
     """Every video of the catalogue (what imported video ids are checked against)."""
 
@@ -68,6 +72,7 @@ class Interactions:
             weight=self.weight[mask],
             watch_sec=self.watch_sec[mask],
             last_epoch=self.last_epoch[mask],
+            first_epoch=self.first_epoch[mask],
             known_videos=self.known_videos,
         )
         codes = self.codes
@@ -95,7 +100,8 @@ def read_interactions(
     (from DuckDB or Spark)."""
     warehouse = as_warehouse(con)
     table = warehouse.arrow(
-        f"select user_id, video_id, interaction_weight, watch_sec, last_event_epoch "
+        f"select user_id, video_id, interaction_weight, watch_sec, first_event_epoch, "
+        f"last_event_epoch "
         f"from {interactions} where not is_creator and interaction_weight > 0"
     )
     known = warehouse.execute(f"select video_id from {videos}").fetchall()
@@ -105,6 +111,7 @@ def read_interactions(
         weight=table["interaction_weight"].to_numpy().astype(np.float64),
         watch_sec=table["watch_sec"].to_numpy().astype(np.float64),
         last_epoch=table["last_event_epoch"].to_numpy().astype(np.float64),
+        first_epoch=table["first_event_epoch"].to_numpy().astype(np.float64),
         known_videos=frozenset(v for (v,) in known),
     )
 

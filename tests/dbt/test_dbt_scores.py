@@ -117,7 +117,7 @@ def assert_matches_reference(db: Path, reference: Oracle) -> None:
             p.watches,
         ), key
         assert rel_close(row["interaction_weight"], p.weight) or not p.terms, key
-        assert row["last_event_epoch"] == p.last, key
+        assert (row["first_event_epoch"], row["last_event_epoch"]) == (p.first, p.last), key
 
 
 def test_one_build_matches_reference(one_build: Path, reference: Oracle) -> None:

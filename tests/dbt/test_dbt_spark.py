@@ -69,7 +69,7 @@ COMPARED = {
     ),
     "marts.fct_user_video_interactions": (
         "user_id, video_id, likes, comments, shares, watches, watch_sec, interaction_weight, "
-        "last_event_epoch, is_creator, creator_id_applied, applied_batch_id",
+        "first_event_epoch, last_event_epoch, is_creator, creator_id_applied, applied_batch_id",
         "user_id, video_id",
     ),
 }

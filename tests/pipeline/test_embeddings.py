@@ -399,6 +399,7 @@ def test_bad_vectors_are_refused_with_a_clear_message(tmp_path: Path, case: str)
         weight=np.ones(4),
         watch_sec=np.zeros(4),
         last_epoch=np.zeros(4),
+        first_epoch=np.zeros(4),
         known_videos=frozenset(r[1] for r in rows if r[0] == "video"),
     )
     mutate, message = BAD_FILES[case]

@@ -53,6 +53,7 @@ def planted(users: int = 240, videos: int = 40, topics: int = 4, seed: int = 0) 
         weight=np.array([r[2] for r in rows]),
         watch_sec=np.zeros(len(rows)),
         last_epoch=np.array([r[3] for r in rows]) * 1e3,
+        first_epoch=np.array([r[3] for r in rows]) * 1e3,
         known_videos=frozenset(f"v{v:03d}" for v in range(videos)),
     )
 
@@ -99,13 +100,16 @@ def test_hot_by_rank_is_evenly_spaced_with_ties_in_videoid_order() -> None:
     assert normalised_hot(np.array([2.0, 4.0]), ScoringParams()).tolist() == [0.5, 1.0]
 
 
-def test_time_split_holds_out_each_users_latest_pairs() -> None:
+def test_time_split_holds_out_the_pairs_each_user_came_to_last() -> None:
+    first = np.array([1, 6, 2, 5, 3, 4, 9, 8, 1], dtype=float)
     inter = Interactions(
         user_ids=np.array(["a"] * 6 + ["b"] * 2 + ["c"]),
         video_ids=np.array(["v1", "v2", "v3", "v4", "v5", "v6", "v1", "v2", "v1"]),
         weight=np.ones(9),
         watch_sec=np.zeros(9),
-        last_epoch=np.array([1, 6, 2, 5, 3, 4, 9, 8, 1], dtype=float),
+        # a came back to v1 and v3 last: by its latest event v1 would be held out.
+        last_epoch=first + np.array([9, 0, 7, 0, 0, 0, 0, 0, 0]),
+        first_epoch=first,
     )
     train, holdout = time_split(inter)
     held = sorted(zip(holdout.user_ids.tolist(), holdout.video_ids.tolist(), strict=True))

@@ -11,9 +11,13 @@
 {#-
   Counted interactions per (user, video), undecayed: the input of the personal embeddings.
   Same counting rules as the score (SPEC §3); a pair whose user is the video's current creator
-  is kept with zero counts (is_creator = true). A run recomputes only touched pairs: pairs with
-  ledger rows newer than max(applied_batch_id), and pairs of videos whose creator changed (or
-  whose catalogue row arrived) since the pair was written.
+  is kept with zero counts (is_creator = true). first_event_epoch dates the pair (when the user
+  came to the video: the embeddings job's time split holds out what users came to last),
+  last_event_epoch its recency. A run recomputes only touched pairs: pairs with ledger rows
+  newer than max(applied_batch_id), and pairs of videos whose creator changed (or whose
+  catalogue row arrived) since the pair was written. A warehouse built before
+  first_event_epoch needs `dbt build --full-refresh --select fct_user_video_interactions` once
+  (on_schema_change='fail'; the ledger holds every event, so nothing is lost).
 -#}
 {#- The ledger is read where each CTE needs it, not through a CTE (see int_video_scores). -#}
 {%- set ledger = ref('int_counted_events') -%}
@@ -89,6 +93,7 @@ aggregated as (
         sum(case when counts = 1 and event_type = 'watch' then 1 else 0 end) as watches,
         sum(case when counts = 1 then counted_watch_sec else 0 end) as watch_sec,
         sum(case when counts = 1 then weight else 0 end) as interaction_weight,
+        min(case when counts = 1 then occurred_epoch end) as first_event_epoch,
         max(case when counts = 1 then occurred_epoch end) as last_event_epoch
     from pair_events
     group by user_id, video_id, current_creator_id, is_creator
@@ -103,6 +108,7 @@ select
     cast(watches as {{ dbt.type_bigint() }}) as watches,
     cast(watch_sec as {{ type_double() }}) as watch_sec,
     cast(interaction_weight as {{ type_double() }}) as interaction_weight,
+    cast(first_event_epoch as {{ type_double() }}) as first_event_epoch,
     cast(last_event_epoch as {{ type_double() }}) as last_event_epoch,
     {{ to_timestamp_from_epoch('last_event_epoch') }} as last_event_at,
     case when is_creator = 1 then true else false end as is_creator,
