@@ -19,7 +19,7 @@ binary. Users whose held-out videos are not among the candidates are not counted
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import sparse
@@ -163,6 +163,22 @@ class EvalSet:
             self.seen[rows],
             self.light[rows],
         )
+
+    def made_light(self, users: np.ndarray, videos: np.ndarray, light: np.ndarray) -> EvalSet:
+        """This hold-out with ``light`` (per user) as its light users, and the training pairs
+        (``users[i]``, ``videos[i]``) no longer seen: users made light, whose earlier pairs
+        never happened (their videos are candidates again, as for a new user)."""
+        rows = _lookup(self.users, users)
+        cols = _lookup(self.candidates, videos)
+        both = (rows >= 0) & (cols >= 0)
+        forget = sparse.csr_matrix(
+            (np.ones(int(both.sum()), dtype=np.float32), (rows[both], cols[both])),
+            shape=self.seen.shape,
+        )
+        seen = (self.seen - self.seen.multiply(forget)).tocsr()
+        seen.eliminate_zeros()
+        return replace(self, seen=seen, light=light)
+
 
 def _top(hot: dict[str, float], top_n: int) -> dict[str, float]:
     ranked = sorted(hot.items(), key=lambda kv: (-kv[1], kv[0]))[:top_n]

@@ -24,9 +24,11 @@ the best of :data:`SEARCH_BLENDS`, cosine or raw dot product. Then, on the best 
 scoring params (blend with hotness, cosine or raw dot product with a popularity prior of some
 weight, hot normalisation) and the light users' vectors (ALS's, folded in from their videos,
 the popularity prior alone, or none: the global order) are chosen on the same validation
-users. :func:`tune_and_train` does the time split itself (:func:`.evaluation.time_split`,
-candidates the hottest videos of the training part) and trains the chosen values on all of
-``inter``.
+users — the light users' rule on at least :data:`LIGHT_CHOICE_USERS` light ones where the
+data allows, some made light when too few are (one more fit, when the budget holds it:
+:func:`_light_fit`). :func:`tune_and_train` does the time split itself
+(:func:`.evaluation.time_split`, candidates the hottest videos of the training part) and
+trains the chosen values on all of ``inter``.
 
 The budget covers all of it: a new trial starts only when it, choosing the serving params and
 the ``reserve_fits`` fits the caller still runs (estimated from the trials, scaled by size)
@@ -46,6 +48,7 @@ from typing import Any
 import numpy as np
 
 from dagster_project.embeddings.als import (
+    LIGHT_MAX_PAIRS,
     AlsParams,
     Deadline,
     Factors,
@@ -99,6 +102,11 @@ normalisation x (cosine, or each prior), the light users' options, the chosen mo
 metrics)."""
 TUNE_USERS = 5_000
 """Validation users a trial is scored on at most (a seeded sample beyond)."""
+LIGHT_CHOICE_USERS = 1_000
+"""Light validation users the light users' rule is chosen on, at least where it can be: when
+fewer are light, others are made light (:func:`_light_fit`)."""
+MADE_LIGHT_SHARE = 0.1
+"""Share of the validation users made light at most (their earlier pairs leave that fit)."""
 
 
 class _Search:
@@ -240,7 +248,7 @@ def tune(
     if not len(ev.users):
         return Tuned(replace(start, scoring=scoring), None, {}, 0, "no validation users")
     stopped = _descend(search, start.als, _grid(factors), reserve_pairs, reserve_fits)
-    params, embeddings, metrics = _choose_serving(search, blend)
+    params, embeddings, metrics = _choose_serving(search, blend, reserve_pairs, reserve_fits)
     return Tuned(params, embeddings, metrics, len(search.results), stopped)
 
 
@@ -357,10 +365,10 @@ def _try(
 
 
 def _choose_serving(
-    search: _Search, blend: float | None
+    search: _Search, blend: float | None, reserve_pairs: int, reserve_fits: int
 ) -> tuple[ModelParams, EmbeddingSet, Metrics]:
     """On the best fit: the scoring params and the prior's weight, then the light users'
-    vectors, by validation recall@20 (then NDCG@20)."""
+    vectors (on :func:`_light_fit`), by validation recall@20 (then NDCG@20)."""
     assert search.best is not None
     als, factors = search.best
     ev = search.ev
@@ -385,14 +393,17 @@ def _choose_serving(
             per_user_metrics(ev, sets[m.popularity_prior], m.scoring, baselines=False)
         ),
     )
+    light_factors, light_ev = _light_fit(search, reserve_pairs, reserve_fits)
     light_scores: dict[LightUsers, tuple[float, float]] = {}
     for mode in LIGHT_MODES:
         if mode == "popular" and chosen.scoring.cosine:
             continue
-        embeddings = embedding_set(factors, replace(chosen, light_users=mode), search.train, {})
-        per_user = per_user_metrics(ev, embeddings, chosen.scoring, baselines=False)
+        embeddings = embedding_set(
+            light_factors, replace(chosen, light_users=mode), search.train, {}
+        )
+        per_user = per_user_metrics(light_ev, embeddings, chosen.scoring, baselines=False)
         light_scores[mode] = _objective(
-            {"personal": tuple(values[ev.light] for values in per_user["personal"])}
+            {"personal": tuple(values[light_ev.light] for values in per_user["personal"])}
         )
     # Another way than ALS's own vector only when it measurably helps the light users.
     light = max(light_scores, key=lambda mode: (light_scores[mode], mode == "als"))
@@ -400,3 +411,52 @@ def _choose_serving(
     best = embedding_set(factors, chosen, search.train, {})
     metrics = summarize(ev, per_user_metrics(ev, best, chosen.scoring))
     return chosen, best, metrics
+
+
+def _light_fit(search: _Search, reserve_pairs: int, reserve_fits: int) -> tuple[Factors, EvalSet]:
+    """A fit to choose the light users' rule on, and the validation users as it sees them.
+
+    A warehouse of long histories has few light users to choose on (a few dozen on a grocery
+    dataset: the choice then turns on a handful of hits), though its new users are light. So
+    while fewer than :data:`LIGHT_CHOICE_USERS` validation users are light, up to
+    :data:`MADE_LIGHT_SHARE` of them (seeded) are made light: each keeps the last 1 to
+    :data:`LIGHT_MAX_PAIRS` of their training pairs (the ones they came to last, as
+    :func:`.evaluation.time_split` orders them), and the best params are fitted once more
+    without the others: those never happened (their videos' vectors must not have learnt from
+    them, and they are no longer left out of the user's ranking). Without users to make light,
+    or without room in the budget for that fit, the best fit and the validation users as
+    they are.
+    """
+    assert search.best is not None
+    als, factors = search.best
+    ev, train = search.ev, search.train
+    rows = np.searchsorted(factors.users, ev.users)
+    heavy = np.flatnonzero(np.diff(factors.matrix.indptr)[rows] > LIGHT_MAX_PAIRS)
+    wanted = min(
+        LIGHT_CHOICE_USERS - int(ev.light.sum()), int(MADE_LIGHT_SHARE * len(ev.users)), len(heavy)
+    )
+    pairs = len(train.user_ids)
+    room = search.estimate(als, pairs) + reserve_fits * search.estimate(als, reserve_pairs)
+    if wanted <= 0 or room > search.deadline.remaining:
+        return factors, ev
+    rng = np.random.default_rng(0)
+    made = np.sort(rng.choice(heavy, size=wanted, replace=False))  # rows of ev
+    keep = np.zeros(len(factors.users), dtype=np.int64)  # pairs kept per user (0: all)
+    keep[rows[made]] = rng.integers(1, LIGHT_MAX_PAIRS + 1, size=wanted)
+    codes = train.codes
+    order = np.flatnonzero(keep[codes.user_idx] > 0)
+    order = order[
+        np.lexsort((codes.video_idx[order], train.first_epoch[order], codes.user_idx[order]))
+    ]
+    users = codes.user_idx[order]
+    starts = np.flatnonzero(np.r_[True, users[1:] != users[:-1]])
+    counts = np.diff(np.r_[starts, len(users)])
+    from_end = np.repeat(counts, counts) - (np.arange(len(users)) - np.repeat(starts, counts))
+    dropped = np.zeros(pairs, dtype=bool)
+    dropped[order[from_end > keep[users]]] = True
+    refit = fit(train.subset(~dropped), als, search.deadline, search.now_epoch, "tuning")
+    light = ev.light.copy()
+    light[made] = True
+    log.info("light users' rule chosen on %d light users (%d made light)", light.sum(), wanted)
+    forgotten = codes.users[codes.user_idx[dropped]], codes.videos[codes.video_idx[dropped]]
+    return refit, ev.made_light(*forgotten, light)

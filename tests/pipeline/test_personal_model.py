@@ -26,7 +26,10 @@ from dagster_project.embeddings.interactions import Interactions
 from dagster_project.embeddings.tuning import (
     EDGE_STEPS,
     GRID,
+    MADE_LIGHT_SHARE,
     MAX_EDGE_STEPS,
+    _light_fit,
+    _Search,
     tune,
     tune_and_train,
 )
@@ -253,3 +256,32 @@ def test_the_popularity_prior_is_one_more_dimension_of_plain_vectors() -> None:
     light = next(u for u in users if (inter.user_ids == u).sum() <= 3)
     vector = popular.user_vectors[popular.users.index(light)]
     assert np.allclose(vector[:-1], 0.0) and vector[-1] == 1.0
+
+
+def test_the_light_users_rule_is_chosen_with_users_made_light_by_a_fit_without_their_past() -> None:
+    inter = planted()
+    train, holdout = time_split(inter)
+    ev = EvalSet.build(train, holdout)
+    search = _Search(train, ev, Deadline(60), ScoringParams(), None, (1.0,))
+    search.trial(ModelParams().als)
+    assert search.best is not None
+    refit, light_ev = _light_fit(search, 0, 0)
+    made = light_ev.light & ~ev.light
+    assert made.sum() == int(MADE_LIGHT_SHARE * len(ev.users)) > 0  # few light users here
+    rows = np.searchsorted(refit.users, ev.users)
+    before = np.diff(search.best[1].matrix.indptr)[rows]
+    after = np.diff(refit.matrix.indptr)[rows]
+    assert (before[made] > 3).all() and ((after[made] >= 1) & (after[made] <= 3)).all()
+    assert np.array_equal(after[~made], before[~made])  # everybody else is fitted as before
+    # A user made light keeps the videos they came to last; the others never happened: no
+    # longer left out of their ranking.
+    user = ev.users[np.flatnonzero(made)[0]]
+    mine = train.user_ids == user
+    by_first = train.video_ids[mine][np.argsort(train.first_epoch[mine])].tolist()
+    kept = refit.matrix[np.searchsorted(refit.users, user)].indices
+    assert sorted(refit.videos[kept].tolist()) == sorted(by_first[-len(kept) :])
+    row = np.searchsorted(ev.users, user)
+    seen = set(ev.candidates[light_ev.seen[row].indices].tolist())
+    assert seen == set(ev.candidates[ev.seen[row].indices].tolist()) & set(by_first[-len(kept) :])
+    assert (light_ev.seen[~made] != ev.seen[~made]).nnz == 0
+    assert np.array_equal(light_ev.relevant, ev.relevant)
