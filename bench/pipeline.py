@@ -182,8 +182,12 @@ def bench_engine_ratio(base: Path, redis_url: str, n: int) -> tuple[float, float
         path = write_batch(sim, n)
         bare = statistics.median(bare_duckdb(path) for _ in range(3))
         print(f"  DuckDB read_json + group-by: {bare:.2f} s (median of 3)", flush=True)
-        command, _ = hot_run_command()
+        command, said = hot_run_command()
         print(f"  `hot run`: {command:.2f} s", flush=True)
+        # Where the time went: the command's own lines per step (ingest, dbt build, publish).
+        for line in said.splitlines():
+            if line.startswith(("ingest", "dbt build", "publish")):
+                print(f"    {line}", flush=True)
     return command, empty, bare
 
 
