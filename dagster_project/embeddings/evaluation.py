@@ -55,17 +55,27 @@ def time_split(
     by its latest event it would be held out, and the videos users come back to are the hot
     ones: such a split overrates the hot order (on the simulated site, global recall@20 0.46
     against 0.22 on a split of the events)."""
+    order, count, from_end = arrival_order(inter)
+    held = np.where(count >= 2, np.ceil(fraction * count).astype(np.int64), 0)
+    holdout = np.zeros(len(order), dtype=bool)
+    holdout[order] = from_end <= held
+    return inter.subset(~holdout), inter.subset(holdout)
+
+
+def arrival_order(
+    inter: Interactions, rows: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The pairs ``rows`` (all by default) by user, each user's in the order they came to them
+    (the pair's first event; ties by video id): those rows in that order, the number of the
+    user's pairs among them, and each one's place from the end (1: the pair came to last)."""
     codes = inter.codes  # integers sort much faster than strings, in the same order
-    order = np.lexsort((codes.video_idx, inter.first_epoch, codes.user_idx))
+    rows = np.arange(len(inter.user_ids)) if rows is None else rows
+    order = rows[np.lexsort((codes.video_idx[rows], inter.first_epoch[rows], codes.user_idx[rows]))]
     users = codes.user_idx[order]
     starts = np.flatnonzero(np.r_[True, users[1:] != users[:-1]])
     counts = np.diff(np.r_[starts, len(users)])
-    held = np.where(counts >= 2, np.ceil(fraction * counts).astype(np.int64), 0)
-    position = np.arange(len(users)) - np.repeat(starts, counts)
-    from_end = np.repeat(counts, counts) - position  # 1 for a user's latest pair
-    holdout = np.zeros(len(users), dtype=bool)
-    holdout[order] = from_end <= np.repeat(held, counts)
-    return inter.subset(~holdout), inter.subset(holdout)
+    count = np.repeat(counts, counts)
+    return order, count, count - (np.arange(len(users)) - np.repeat(starts, counts))
 
 
 def hot_proxy(

@@ -63,6 +63,7 @@ from dagster_project.embeddings.als import (
 from dagster_project.embeddings.evaluation import (
     EvalSet,
     Metrics,
+    arrival_order,
     per_user_metrics,
     summarize,
     time_split,
@@ -444,16 +445,9 @@ def _light_fit(search: _Search, reserve_pairs: int, reserve_fits: int) -> tuple[
     keep = np.zeros(len(factors.users), dtype=np.int64)  # pairs kept per user (0: all)
     keep[rows[made]] = rng.integers(1, LIGHT_MAX_PAIRS + 1, size=wanted)
     codes = train.codes
-    order = np.flatnonzero(keep[codes.user_idx] > 0)
-    order = order[
-        np.lexsort((codes.video_idx[order], train.first_epoch[order], codes.user_idx[order]))
-    ]
-    users = codes.user_idx[order]
-    starts = np.flatnonzero(np.r_[True, users[1:] != users[:-1]])
-    counts = np.diff(np.r_[starts, len(users)])
-    from_end = np.repeat(counts, counts) - (np.arange(len(users)) - np.repeat(starts, counts))
+    order, _, from_end = arrival_order(train, np.flatnonzero(keep[codes.user_idx] > 0))
     dropped = np.zeros(pairs, dtype=bool)
-    dropped[order[from_end > keep[users]]] = True
+    dropped[order[from_end > keep[codes.user_idx[order]]]] = True
     refit = fit(train.subset(~dropped), als, search.deadline, search.now_epoch, "tuning")
     light = ev.light.copy()
     light[made] = True
