@@ -252,9 +252,10 @@
 
 {#- The kind of a JSON value from its text (NULL: 'missing'). -#}
 {% macro _hot_duckdb_kind(json) -%}
-    case left({{ json }}, 1) when '"' then 'string' when '{' then 'object' when '[' then 'array'
-         when 't' then 'boolean' when 'f' then 'boolean' when 'n' then 'null'
-         when '' then 'other' else case when {{ json }} is null then 'missing' else 'number' end end
+    case when {{ json }} is null then 'missing'
+         else case left({{ json }}, 1) when '"' then 'string' when '{' then 'object'
+              when '[' then 'array' when 't' then 'boolean' when 'f' then 'boolean'
+              when 'n' then 'null' else 'number' end end
 {%- endmacro %}
 
 {#- The text of a JSON value: a string's characters, a number as written; NULL for null. The
