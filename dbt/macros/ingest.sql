@@ -127,10 +127,10 @@
 
 {#-
   The lines of a landing file that the ingest hands over as `hot_ingest_file_relation`
-  (line_no, value: the line's bytes without its line feed), as `hot_ingest_lines` gives them:
-  each line is decoded on its own. DuckDB's `hot_ingest_lines` takes the files that are UTF-8
-  as a whole, this the others (a split of bytes keeps every line's number and bytes). Empty
-  where `hot_ingest_lines` reads every file itself (Spark).
+  (line_no, value: the line's bytes with the line feed that ends it), as `hot_ingest_lines`
+  gives them: each line is decoded on its own. DuckDB's `hot_ingest_lines` takes the files
+  that are UTF-8 as a whole, this the others (a split of bytes keeps every line's number and
+  bytes). Empty where `hot_ingest_lines` reads every file itself (Spark).
 -#}
 {% macro hot_ingest_byte_lines() -%}
   {{ return(adapter.dispatch('hot_ingest_byte_lines', 'imoutotv_hot')()) }}
@@ -142,12 +142,24 @@
         select line_no,
                {{ _hot_trim_line('text') }} as line,
                case when text is null
-                    then {{ _hot_trim_line("decode(value, 'replace')") }} end as raw
+                    then {{ _hot_trim_line("decode(" ~ _hot_duckdb_drop_feed('value')
+                                           ~ ", 'replace')") }} end as raw
         from (
-            select line_no, value, {{ _hot_duckdb_utf8('value') }} as text
+            -- Each value ends with its line feed, the last character of its text.
+            select line_no, value, left({{ _hot_duckdb_utf8('value') }}, -1) as text
             from {{ hot_ingest_file_relation() }}
         )
     )
+{%- endmacro %}
+
+{#-
+  Bytes without the line feed that ends them. A BLOB has no substring, but its cast to text
+  writes each byte that is not printable ASCII as \xNN (the feed: the last four characters),
+  and the cast back reads them. decode 'replace' of the bytes with their feed would not do:
+  it may take the feed, and the bytes before it, into the '?'s of an invalid sequence.
+-#}
+{% macro _hot_duckdb_drop_feed(value) -%}
+    cast(left(cast({{ value }} as varchar), -4) as blob)
 {%- endmacro %}
 
 {#-

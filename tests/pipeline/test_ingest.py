@@ -310,10 +310,10 @@ def test_duplicates_within_a_file_first_line_wins(ingestor: Ingestor) -> None:
     ("data", "lines"),
     [
         (b"", []),
-        (b"\n", [b""]),
-        (b"a", [b"a"]),
-        (b"a\n", [b"a"]),
-        (b"a\n\nb\xff\r", [b"a", b"", b"b\xff\r"]),
+        (b"\n", [b"\n"]),
+        (b"a", [b"a\n"]),
+        (b"a\n", [b"a\n"]),
+        (b"a\n\nb\xff\r", [b"a\n", b"\n", b"b\xff\r\n"]),
     ],
 )
 def test_file_lines_split_bytes_on_line_feeds(tmp_path: Path, data: bytes, lines: list) -> None:
