@@ -43,7 +43,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -255,21 +255,19 @@ def bench_engine_ratio(base: Path, redis_url: str, n: int, rounds: int) -> list[
 
 def engine_ratio_line(n: int, rounds: list[EngineRound]) -> str:
     """The summary line of the engine ratio: medians over the rounds, and each round's."""
+    median = statistics.median
 
     def figure(values: list[float]) -> str:
         each = ", ".join(f"{v:.1f}x" for v in values)
-        return f"{statistics.median(values):.1f}x ({each})"
+        return f"{median(values):.1f}x ({each})"
 
-    def median(values: Iterable[float]) -> float:
-        return statistics.median(values)
-
+    command = median(r.command for r in rounds)
     return (
         f"engine ratio: `hot run` on {n:,} events less the empty pass before it / DuckDB "
         f"read_json + group-by, median of {len(rounds)} rounds = "
-        f"{figure([r.ratio for r in rounds])} (goal <= 10x): "
-        f"{median(r.command for r in rounds):.2f} s - {median(r.empty for r in rounds):.2f} s "
-        f"over {median(r.bare for r in rounds):.2f} s (medians) "
-        f"[{n / median(r.command for r in rounds):,.0f} events/s]; its ingest step alone "
+        f"{figure([r.ratio for r in rounds])} (goal <= 10x): {command:.2f} s - "
+        f"{median(r.empty for r in rounds):.2f} s over {median(r.bare for r in rounds):.2f} s "
+        f"(medians) [{n / command:,.0f} events/s]; its ingest step alone "
         f"{median(r.ingest for r in rounds):.1f} s / the bare read = "
         f"{figure([r.ingest_ratio for r in rounds])}, / DuckDB's typed load of the file "
         f"({median(r.load for r in rounds):.2f} s) = {figure([r.load_ratio for r in rounds])}"
